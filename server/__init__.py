@@ -1,0 +1,8 @@
+"""The bank's server: FastAPI on Beanie and MongoDB."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bank-system")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"

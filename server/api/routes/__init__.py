@@ -1,0 +1,34 @@
+"""Routers, one module per resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from server.api.deps import DecimalJSONRoute
+from shared.errors import ErrorBody
+
+_DESCRIPTIONS = {
+    401: "Not signed in, or the token is invalid",
+    403: "The caller may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Refused by a rule of the bank (see `code`)",
+    413: "Body too large",
+    422: "Invalid request (see `code`)",
+    429: "Too many requests",
+    503: "The database does not answer",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Declare the error answers of a route in the OpenAPI schema."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        for status in (*statuses, 422, 503)
+    }
+
+
+def router(**kwargs: Any) -> APIRouter:
+    """Return a router whose JSON bodies are parsed with Decimal numbers."""
+    return APIRouter(route_class=DecimalJSONRoute, **kwargs)

@@ -1,0 +1,126 @@
+"""Account, payee and cash-movement routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Response
+
+from server.api.deps import AdminCtx, SettingsDep, UserCtx, list_params
+from server.api.routes import errors, router
+from server.services import accounts, movements
+from server.services.views import ListParams, account_public
+from shared.schemas.accounts import (
+    AccountAdminUpdate,
+    AccountCreate,
+    AccountPublic,
+    AccountSort,
+    AccountUpdate,
+    Payee,
+)
+from shared.schemas.common import AccountStatus, Page
+from shared.schemas.transactions import MovementRequest, TransactionPublic, TransactionType
+
+routes = router(tags=["accounts"])
+AccountList = Annotated[ListParams, Depends(list_params(AccountSort))]
+AccountId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@routes.post(
+    "/accounts", status_code=201, response_model=AccountPublic, responses=errors(401, 403, 404)
+)
+async def open_account(ctx: UserCtx, body: AccountCreate) -> AccountPublic:
+    """Open an account (customers for themselves, staff for `owner_id`)."""
+    return await accounts.open_account(ctx, body)
+
+
+@routes.get("/accounts", response_model=Page[AccountPublic], responses=errors(401))
+async def list_accounts(
+    ctx: UserCtx,
+    params: AccountList,
+    owner_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    status: AccountStatus | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[AccountPublic]:
+    """List accounts the caller may see."""
+    return await accounts.list_accounts(ctx, params, owner_id=owner_id, status=status, q=q)
+
+
+@routes.get("/accounts/{account_id}", response_model=AccountPublic, responses=errors(401, 404))
+async def get_account(ctx: UserCtx, account_id: AccountId) -> AccountPublic:
+    """Return an account the caller may see."""
+    return account_public(await accounts.visible_account(ctx, account_id))
+
+
+@routes.patch(
+    "/accounts/{account_id}", response_model=AccountPublic, responses=errors(401, 403, 404, 409)
+)
+async def rename_account(ctx: UserCtx, account_id: AccountId, body: AccountUpdate) -> AccountPublic:
+    """Let the owner set the account's nickname."""
+    return await accounts.update_nickname(ctx, account_id, body)
+
+
+@routes.put(
+    "/accounts/{account_id}/admin",
+    response_model=AccountPublic,
+    responses=errors(401, 403, 404, 409),
+)
+async def admin_update(
+    ctx: AdminCtx, account_id: AccountId, body: AccountAdminUpdate
+) -> AccountPublic:
+    """Change status (active/frozen), type or limits; a stale `version` answers 409."""
+    return await accounts.admin_update(ctx, account_id, body)
+
+
+@routes.delete(
+    "/accounts/{account_id}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 403, 404, 409),
+)
+async def close_account(ctx: AdminCtx, account_id: AccountId) -> Response:
+    """Close an account whose balance is zero."""
+    await accounts.close_account(ctx, account_id)
+    return Response(status_code=204)
+
+
+@routes.get(
+    "/payees/{number}", response_model=Payee, tags=["payees"], responses=errors(401, 404)
+)
+async def payee(_ctx: UserCtx, number: Annotated[str, Path(max_length=32)]) -> Payee:
+    """Show the masked holder and currency of an active account number."""
+    return await accounts.payee(number)
+
+
+@routes.post(
+    "/accounts/{account_id}/deposit",
+    status_code=201,
+    response_model=TransactionPublic,
+    tags=["money"],
+    responses=errors(401, 403, 404, 409),
+)
+async def deposit(
+    ctx: UserCtx, settings: SettingsDep, account_id: AccountId, body: MovementRequest
+) -> TransactionPublic:
+    """Pay cash into an account."""
+    return await movements.cash_movement(
+        ctx, settings, account_id=account_id, kind=TransactionType.DEPOSIT,
+        amount=body.amount, description=body.description,
+    )  # fmt: skip
+
+
+@routes.post(
+    "/accounts/{account_id}/withdraw",
+    status_code=201,
+    response_model=TransactionPublic,
+    tags=["money"],
+    responses=errors(401, 403, 404, 409),
+)
+async def withdraw(
+    ctx: UserCtx, settings: SettingsDep, account_id: AccountId, body: MovementRequest
+) -> TransactionPublic:
+    """Pay cash out of an account."""
+    return await movements.cash_movement(
+        ctx, settings, account_id=account_id, kind=TransactionType.WITHDRAWAL,
+        amount=body.amount, description=body.description,
+    )  # fmt: skip

@@ -1,0 +1,48 @@
+"""Authentication routes: login, refresh, logout, me."""
+
+from __future__ import annotations
+
+
+from typing import Annotated
+
+from fastapi import Form, Response
+
+from server.api.deps import AnonCtx, SessionDep, SettingsDep, UserCtx
+from server.api.routes import errors, router
+from server.services import auth
+from server.services.views import user_public
+from shared.schemas.auth import RefreshRequest, TokenPair
+from shared.schemas.users import UserPublic
+
+routes = router(tags=["authentication"])
+
+
+@routes.post("/login", response_model=TokenPair, responses=errors(401, 429))
+async def login(
+    ctx: AnonCtx,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=256)],
+    password: Annotated[str, Form(max_length=1024)],
+) -> TokenPair:
+    """Sign in with username and password (OAuth2 password flow, form-encoded)."""
+    return await auth.login(ctx, settings, username=username, password=password)
+
+
+@routes.post("/login/refresh", response_model=TokenPair, responses=errors(401))
+async def refresh(ctx: AnonCtx, settings: SettingsDep, body: RefreshRequest) -> TokenPair:
+    """Trade a refresh token for new tokens; the old refresh token stops working."""
+    return await auth.refresh(ctx, settings, refresh_token=body.refresh_token)
+
+
+@routes.post("/logout", status_code=204, response_class=Response, responses=errors(401))
+async def logout(ctx: UserCtx, current: SessionDep) -> Response:
+    """End this login session: all its tokens stop working."""
+    await auth.logout(ctx, sid=current[1])
+    return Response(status_code=204)
+
+
+@routes.get("/me", response_model=UserPublic, responses=errors(401))
+async def me(ctx: UserCtx) -> UserPublic:
+    """Return the signed-in user."""
+    assert ctx.actor is not None
+    return user_public(ctx.actor)

@@ -1,0 +1,87 @@
+"""User routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Path, Query, Response
+
+from server.api.deps import AdminCtx, OptionalCtx, StaffCtx, UserCtx, list_params
+from server.api.routes import errors, router
+from server.services import users
+from server.services.accounts import page_of_accounts
+from server.services.views import ListParams, user_public
+from shared.schemas.accounts import AccountPublic, AccountSort
+from shared.schemas.common import Page, Role
+from shared.schemas.users import UserCreate, UserPublic, UserSort, UserUpdate, UserWithAccounts
+
+routes = router(prefix="/users", tags=["users"])
+UserId = Annotated[int, Path(ge=1, le=2**62)]
+UserList = Annotated[ListParams, Depends(list_params(UserSort))]
+AccountList = Annotated[ListParams, Depends(list_params(AccountSort))]
+
+
+@routes.post("", status_code=201, response_model=UserPublic, responses=errors(401, 403, 409))
+async def create_user(ctx: OptionalCtx, body: UserCreate) -> UserPublic:
+    """Sign up (role user), or register a user as staff."""
+    return await users.create_user(ctx, body)
+
+
+@routes.get(
+    "",
+    response_model=Page[UserWithAccounts] | Page[UserPublic],
+    responses=errors(401, 403),
+)
+async def list_users(
+    ctx: StaffCtx,
+    params: UserList,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    role: Role | None = None,
+    include_deleted: bool = False,
+    include: Annotated[Literal["accounts"] | None, Query()] = None,
+) -> Page[UserWithAccounts] | Page[UserPublic]:
+    """List users (tellers see customers); `include=accounts` adds account summaries."""
+    return await users.list_users(
+        ctx, params, q=q, role=role, include_deleted=include_deleted,
+        include_accounts=include == "accounts",
+    )  # fmt: skip
+
+
+@routes.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404))
+async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
+    """Return a user the caller may see."""
+    return user_public(await users.visible_user(ctx, user_id, allow_deleted=True))
+
+
+@routes.put("/{user_id}", response_model=UserPublic, responses=errors(401, 403, 404, 409))
+async def update_user(ctx: UserCtx, user_id: UserId, body: UserUpdate) -> UserPublic:
+    """Change a user within what the caller's role allows."""
+    return await users.update_user(ctx, user_id, body)
+
+
+@routes.delete(
+    "/{user_id}", status_code=204, response_class=Response, responses=errors(401, 403, 404, 409)
+)
+async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
+    """Soft-delete a user; their zero-balance accounts close with them."""
+    await users.delete_user(ctx, user_id)
+    return Response(status_code=204)
+
+
+@routes.get(
+    "/{user_id}/accounts", response_model=Page[AccountPublic], responses=errors(401, 404)
+)
+async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
+    """List one user's accounts."""
+    await users.visible_user(ctx, user_id, allow_deleted=True)
+    return await page_of_accounts({"owner_id": user_id}, params)
+
+
+@routes.post(
+    "/{user_id}/unlock", status_code=204, response_class=Response,
+    responses=errors(401, 403, 404),
+)  # fmt: skip
+async def unlock_user(ctx: AdminCtx, user_id: UserId) -> Response:
+    """Clear a user's login lockout."""
+    await users.unlock_user(ctx, user_id)
+    return Response(status_code=204)

@@ -1,0 +1,181 @@
+"""`bank-server`: serve the API, run the embedded database, create an admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from server.config import ConfigError, Settings, get_settings
+
+
+def _data_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.data_dir).expanduser() if args.data_dir else settings.bank_data_dir
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.db import EmbeddedDatabase
+
+    if args.data_dir:
+        os.environ["BANK_DATA_DIR"] = str(Path(args.data_dir).expanduser())
+    if args.demo:
+        os.environ["BANK_DEMO"] = "1"
+    get_settings.cache_clear()
+    settings = get_settings()
+    try:
+        settings.check()
+        settings.signing_key()
+    except ConfigError as exc:
+        print(f"bank-server: {exc}", file=sys.stderr)
+        return 2
+    embedded: EmbeddedDatabase | None = None
+    if not settings.mongodb_url:
+        embedded = EmbeddedDatabase(settings.bank_data_dir / "db")
+        try:
+            os.environ["MONGODB_URL"] = embedded.start()
+        except RuntimeError as exc:
+            print(f"bank-server: {exc}", file=sys.stderr)
+            return 2
+        get_settings.cache_clear()
+        print(f"Embedded database: {embedded.url} (data in {embedded.data_dir})", flush=True)
+    try:
+        uvicorn.run(
+            "server.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            reload=args.reload,
+            log_level=args.log_level,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from server.embedded import run_database
+
+    settings = get_settings()
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.bank_data_dir / "db"
+    return run_database(
+        host=args.host,
+        port=args.port,
+        data_dir=data_dir,
+        engine=args.engine,
+        watch_parent=args.watch_parent,
+    )
+
+
+def _read_password() -> str:
+    password = os.environ.get("ADMIN_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise ConfigError("set ADMIN_PASSWORD or run in a terminal to be prompted")
+    first = getpass.getpass("Password for the new admin: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise ConfigError("the passwords differ")
+    return first
+
+
+async def _create_admin_async(settings: Settings, username: str, password: str) -> str:
+    from pydantic import ValidationError
+
+    from server.db import init_database, make_client
+    from server.errors import ApiError
+    from server.security import hash_password
+    from server.services.context import Ctx
+    from server.services.users import insert_user
+    from shared.schemas.common import Role
+    from shared.schemas.users import UserCreate
+
+    try:
+        valid = UserCreate(
+            username=username, password=password, full_name="Administrator",
+            email=f"{username.lower()}@bank.example", role=Role.ADMIN,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise ConfigError("; ".join(error["msg"] for error in exc.errors())) from exc
+    assert settings.mongodb_url is not None
+    client = make_client(settings.mongodb_url, timeout_ms=settings.db_timeout_ms)
+    try:
+        database = await init_database(client, settings.database_name)
+        try:
+            user = await insert_user(
+                Ctx(db=database), username=valid.username,
+                password_hash=hash_password(password), full_name=valid.full_name,
+                email=str(valid.email), role=Role.ADMIN,
+            )  # fmt: skip
+        except ApiError as exc:
+            raise ConfigError(exc.detail) from exc
+        return f"created admin {user.username!r} (id {user.id})"
+    finally:
+        await client.close()
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from server.db import EmbeddedDatabase
+
+    settings = get_settings()
+    embedded: EmbeddedDatabase | None = None
+    try:
+        password = _read_password()
+        if not settings.mongodb_url:
+            embedded = EmbeddedDatabase(_data_dir(args, settings) / "db")
+            settings = settings.model_copy(update={"mongodb_url": embedded.start()})
+        print(asyncio.run(_create_admin_async(settings, args.username, password)))
+    except (ConfigError, RuntimeError) as exc:
+        print(f"bank-server: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
+    parser = argparse.ArgumentParser(prog="bank-server", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", help="where the embedded database and key live")
+    serve.add_argument("--demo", action="store_true", help="ensure demo users and accounts")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="run the embedded MongoDB-wire database alone")
+    db.add_argument("--host", default="127.0.0.1")
+    db.add_argument("--port", type=int, default=27017)
+    db.add_argument("--data-dir", help="folder of the SQLite file (default: DATA_DIR/db)")
+    db.add_argument("--engine", choices=("sqlite", "memory"), default="sqlite")
+    db.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
+    db.set_defaults(handler=_db)
+
+    admin = commands.add_parser("create-admin", help="create an admin user")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--data-dir")
+    admin.set_defaults(handler=_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `bank-server`."""
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

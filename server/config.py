@@ -1,0 +1,130 @@
+"""Settings from the environment and `.env`, checked once at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+APP_NAME = "bank-system"
+
+# Secrets that were ever published as examples: refused outside development.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "BANK_SECRET_KEY_123",
+        "your-super-secret-key-minimum-32-characters",
+        "your-generated-secret-key-here",
+        "change-me",
+        "changeme",
+        "secret",
+        "development-secret-key-change-me-please",
+    }
+)
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    """Where the server runs."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot run a server; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the server; names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    bank_env: Environment = Environment.DEVELOPMENT
+    secret_key: str | None = None
+    mongodb_url: str | None = None
+    database_name: str = "bank_system"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default=["http://localhost:3000", "http://localhost:5173"]
+    )
+    access_token_seconds: int = Field(default=1800, ge=10)
+    refresh_token_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    bank_data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
+    admin_username: str = "admin"
+    admin_password: str | None = None
+    self_service_cash: bool | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    db_timeout_ms: int = Field(default=5000, ge=100)
+    bank_demo: bool = False
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        """Tell whether the production rules apply."""
+        return self.bank_env is Environment.PRODUCTION
+
+    @property
+    def cash_self_service(self) -> bool:
+        """Tell whether owners may deposit and withdraw cash themselves."""
+        if self.self_service_cash is not None:
+            return self.self_service_cash
+        return not self.is_production
+
+    def check(self) -> None:
+        """Refuse settings that must not run; raise ConfigError with a one-line reason."""
+        if not self.is_production:
+            return
+        if self.bank_demo:
+            raise ConfigError("--demo is refused in production: it creates well-known passwords")
+        if not self.mongodb_url:
+            raise ConfigError(
+                "BANK_ENV=production needs MONGODB_URL (a MongoDB replica set); "
+                "the embedded database is for development only"
+            )
+        key = self.secret_key or ""
+        if len(key) < MIN_SECRET_LENGTH or key in KNOWN_DEFAULT_SECRETS:
+            raise ConfigError(
+                "BANK_ENV=production needs SECRET_KEY of at least 32 characters that is not "
+                "a published default; generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+
+    def signing_key(self) -> str:
+        """Return the JWT key: SECRET_KEY, or in development one kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        if self.is_production:
+            raise ConfigError("SECRET_KEY is required in production")
+        return _development_key(self.bank_data_dir)
+
+
+def _development_key(data_dir: Path) -> str:
+    """Generate once and keep a development key so tokens survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        key = secrets.token_urlsafe(48)
+        handle.write(key)
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

@@ -1,0 +1,243 @@
+"""Database access: the client, Beanie set-up, id counters and the transaction runner."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+from server.documents import ALL_DOCUMENTS, Counter
+from server.embedded import READY_PREFIX
+
+log = logging.getLogger("bank.db")
+
+# mongoeco raises these write conflicts with no code and no TransientTransactionError label
+# (DESIGN.md), so the driver does not retry them; real MongoDB labels its conflicts.
+UNLABELLED_CONFLICTS = (
+    "Write conflict during transaction commit",
+    "already has an active transaction bound to another session",
+    "has an active transaction bound to another session",
+)
+CONFLICT_RETRY_SECONDS = 20.0
+
+
+class RetryTransaction(Exception):
+    """Raised inside a transaction body when what it read changed; the runner starts over."""
+
+
+class TransactionsUnsupported(RuntimeError):
+    """The database cannot run multi-document transactions (a standalone mongod)."""
+
+
+def is_unlabelled_conflict(error: BaseException) -> bool:
+    """Recognise mongoeco's unlabelled write conflicts, and nothing else."""
+    if not isinstance(error, OperationFailure):
+        return False
+    if error.code not in (None, 0):
+        return False
+    if error.has_error_label("TransientTransactionError"):
+        return False
+    message = str(error)
+    return any(marker in message for marker in UNLABELLED_CONFLICTS)
+
+
+type TxnBody[T] = Callable[[AsyncClientSession], Awaitable[T]]
+
+
+@dataclass
+class Database:
+    """The process's connection to MongoDB and its single money writer."""
+
+    client: AsyncMongoClient[Any]
+    name: str
+
+    def __post_init__(self) -> None:
+        self._writer = asyncio.Lock()
+
+    @property
+    def db(self) -> Any:
+        """Return the PyMongo database handle."""
+        return self.client[self.name]
+
+    async def transaction[T](self, body: TxnBody[T]) -> T:
+        """Run `body` in one transaction, serialized in this process, retrying conflicts.
+
+        The driver's `with_transaction` retries TransientTransactionError and unknown
+        commit results; this loop adds mongoeco's unlabelled conflicts, with jittered
+        backoff, which happen when several server processes share one embedded database.
+        """
+        deadline = time.monotonic() + CONFLICT_RETRY_SECONDS
+        delay = 0.005
+        while True:
+            try:
+                async with self._writer, self.client.start_session() as session:
+                    return await session.with_transaction(body)
+            except OperationFailure as error:
+                if not is_unlabelled_conflict(error) or time.monotonic() > deadline:
+                    raise
+                log.info("retrying after an unlabelled write conflict: %s", error)
+            except RetryTransaction as error:
+                if time.monotonic() > deadline:
+                    raise
+                log.info("retrying a transaction: %s", error)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+    async def next_id(self, name: str, *, session: AsyncClientSession | None = None) -> int:
+        """Return the next sequential id of `name` from an atomic findOneAndUpdate."""
+        collection = Counter.get_pymongo_collection()
+        for _attempt in range(3):
+            try:
+                doc = await collection.find_one_and_update(
+                    {"_id": name},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                    session=session,
+                )
+                return int(doc["seq"])
+            except DuplicateKeyError:
+                # Two first-ever upserts raced; the loser retries as an update.
+                continue
+        raise RuntimeError(f"counter {name!r} could not be incremented")
+
+    async def ping(self) -> bool:
+        """Tell whether the database answers."""
+        try:
+            await self.client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+
+def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Any]:
+    """Create the PyMongo async client the server uses."""
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        uuidRepresentation="standard",
+        maxPoolSize=50,
+    )
+
+
+async def check_transactions(client: AsyncMongoClient[Any], name: str) -> None:
+    """Run a trial transaction; raise TransactionsUnsupported with how to fix it."""
+    probe = client[name]["_transaction_probe"]
+    try:
+        async with client.start_session() as session, await session.start_transaction():
+            await probe.update_one(
+                {"_id": "probe"}, {"$set": {"at": time.time()}}, upsert=True, session=session
+            )
+    except OperationFailure as error:
+        if error.code == 20 or "replica set" in str(error) or "Transaction" in str(error):
+            raise TransactionsUnsupported(
+                "this MongoDB cannot run transactions (a standalone mongod?); money needs a "
+                "replica set: start mongod with --replSet rs0, run rs.initiate() once, and "
+                "use MONGODB_URL=mongodb://HOST:27017/?replicaSet=rs0"
+            ) from error
+        raise
+
+
+async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
+    """Connect Beanie, create indexes and check that transactions work."""
+    await init_beanie(database=client[name], document_models=list(ALL_DOCUMENTS))
+    await check_transactions(client, name)
+    return Database(client=client, name=name)
+
+
+class EmbeddedDatabase:
+    """A `bank-server db` child process on a free loopback port."""
+
+    def __init__(self, data_dir: Path, *, engine: str = "sqlite", host: str = "127.0.0.1"):
+        self.data_dir = data_dir
+        self.engine = engine
+        self.host = host
+        self.process: subprocess.Popen[str] | None = None
+        self.address: str | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the MongoDB URL of the running child."""
+        if self.address is None:
+            raise RuntimeError("the embedded database is not running")
+        return f"mongodb://{self.address}/?directConnection=true"
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start the child and wait until it listens; return its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "server.cli", "db",
+            "--host", self.host, "--port", "0",
+            "--data-dir", str(self.data_dir), "--engine", self.engine, "--watch-parent",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        ready = threading.Event()
+        lines: list[str] = []
+
+        def pump() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                if not ready.is_set():
+                    lines.append(line)
+                    if line.startswith(READY_PREFIX):
+                        ready.set()
+
+        threading.Thread(target=pump, daemon=True, name="bank-db-stdout").start()
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    "the embedded database did not start: " + "".join(lines).strip()
+                )
+        self.address = lines[-1][len(READY_PREFIX) :].strip()
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child (SIGTERM, then SIGKILL)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
+
+
+__all__ = [
+    "ConnectionFailure",
+    "RetryTransaction",
+    "Database",
+    "EmbeddedDatabase",
+    "TransactionsUnsupported",
+    "check_transactions",
+    "init_database",
+    "is_unlabelled_conflict",
+    "make_client",
+]

@@ -1,0 +1,183 @@
+"""Beanie documents: how the bank's records are stored. They never cross the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from beanie import DecimalAnnotation, Document, Indexed
+from pydantic import Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from shared.schemas.common import AccountStatus, AccountType, Role, now_ms
+from shared.schemas.transactions import TransactionType
+
+
+class Counter(Document):
+    """An atomic sequence: `_id` is the sequence name, `seq` its last value."""
+
+    id: str  # type: ignore[assignment]
+    seq: int = 0
+
+    class Settings:
+        name = "counters"
+
+
+class User(Document):
+    """A person who signs in: customer, teller or admin."""
+
+    id: int  # type: ignore[assignment]
+    username: Annotated[str, Indexed(unique=True)]
+    full_name: str
+    email: str
+    role: Role = Role.USER
+    is_active: bool = True
+    password_hash: str
+    created_at: datetime = Field(default_factory=now_ms)
+    updated_at: datetime = Field(default_factory=now_ms)
+    deleted_at: datetime | None = None
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+    class Settings:
+        name = "users"
+        use_revision = False
+        indexes = [
+            IndexModel([("role", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("full_name", ASCENDING)]),
+            IndexModel([("created_at", ASCENDING)]),
+        ]
+
+
+class Account(Document):
+    """A customer's account; `balance` changes only through movement transactions."""
+
+    id: int  # type: ignore[assignment]
+    number: Annotated[str, Indexed(unique=True)]
+    owner_id: int
+    owner_name: str
+    account_type: AccountType
+    currency: str
+    balance: DecimalAnnotation = Decimal("0.00")
+    overdraft_limit: DecimalAnnotation = Decimal("0.00")
+    daily_withdrawal_limit: DecimalAnnotation | None = Decimal("10000.00")
+    status: AccountStatus = AccountStatus.ACTIVE
+    nickname: str | None = None
+    created_at: datetime = Field(default_factory=now_ms)
+    updated_at: datetime = Field(default_factory=now_ms)
+    version: int = 1
+    # Ledger position: the seq of the account's last entry, bumped with every movement.
+    entry_seq: int = 0
+    # Outgoing money (withdrawals and transfers out) on `out_day` (UTC, YYYY-MM-DD).
+    out_day: str | None = None
+    out_total: DecimalAnnotation = Decimal("0.00")
+
+    class Settings:
+        name = "accounts"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("status", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("balance", ASCENDING)]),
+            IndexModel([("created_at", ASCENDING)]),
+        ]
+
+
+class LedgerEntry(Document):
+    """One line of an account's ledger; never changed after it is written."""
+
+    id: int  # type: ignore[assignment]
+    account_id: int
+    seq: int
+    type: TransactionType
+    amount: DecimalAnnotation
+    balance_after: DecimalAnnotation
+    currency: str
+    description: str | None = None
+    transfer_id: int | None = None
+    counterparty_number: str | None = None
+    performed_by: int | None = None
+    created_at: datetime = Field(default_factory=now_ms)
+
+    class Settings:
+        name = "transactions"
+        indexes = [
+            IndexModel([("account_id", ASCENDING), ("seq", DESCENDING)], unique=True),
+            IndexModel([("account_id", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel([("created_at", ASCENDING), ("type", ASCENDING)]),
+        ]
+
+
+class LoginSession(Document):
+    """One login: every token carries its `sid`; revoking it ends them all."""
+
+    id: str  # type: ignore[assignment]
+    user_id: int
+    created_at: datetime = Field(default_factory=now_ms)
+    expires_at: datetime
+    refresh_jti: str
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+    ip: str | None = None
+
+    class Settings:
+        name = "login_sessions"
+        indexes = [
+            IndexModel([("user_id", ASCENDING), ("revoked_at", ASCENDING)]),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ]
+
+
+class AuditEvent(Document):
+    """An immutable record of who did what to which object, and with what outcome."""
+
+    id: int  # type: ignore[assignment]
+    at: datetime = Field(default_factory=now_ms)
+    actor_id: int | None = None
+    action: str
+    outcome: str = "ok"
+    code: str | None = None
+    target_type: str | None = None
+    target_id: int | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "audit_events"
+        indexes = [
+            IndexModel([("at", DESCENDING)]),
+            IndexModel([("actor_id", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
+            IndexModel([("target_type", ASCENDING), ("target_id", ASCENDING), ("at", DESCENDING)]),
+        ]
+
+
+class DemoSeed(Document):
+    """Marks that the demo data was created, so concurrent `--demo` starts seed it once."""
+
+    id: str  # type: ignore[assignment]
+    state: str = "running"
+    claimed_at: datetime = Field(default_factory=now_ms)
+
+    class Settings:
+        name = "demo_seed"
+
+
+ALL_DOCUMENTS: tuple[type[Document], ...] = (
+    Counter,
+    User,
+    Account,
+    LedgerEntry,
+    LoginSession,
+    AuditEvent,
+    DemoSeed,
+)
+
+
+def to_mongo(document: Document) -> dict[str, Any]:
+    """Encode a document for PyMongo as Beanie stores it (`_id`, Decimal128, enums as values)."""
+    from beanie.odm.utils.encoder import Encoder
+
+    encoded = Encoder(to_db=True).encode(document)
+    return dict(encoded)

@@ -1,0 +1,147 @@
+"""The FastAPI application: middleware, routers, error handlers and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import __version__
+from server.api.routes import accounts, auth, service, users
+from server.config import Settings, get_settings
+from server.db import init_database, make_client
+from server.errors import install_error_handlers
+from server.services import bootstrap
+
+log = logging.getLogger("bank.server")
+
+
+class PathNormalizer:
+    """Answer `/users/` exactly as `/users`: strip one trailing slash, never redirect."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                trimmed = path.rstrip("/") or "/"
+                scope = dict(scope, path=trimmed, raw_path=trimmed.encode())
+        await self.app(scope, receive, send)
+
+
+class RequestGuard:
+    """Give every request an id (echoing a sane `X-Request-ID`) and cap body size."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        ok = 0 < len(incoming) <= 128 and incoming.isascii() and incoming.isprintable()
+        request_id = incoming if ok else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await self._too_large(send, request_id)
+            return
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, send_with_id)
+        except _BodyTooLarge:
+            await self._too_large(send, request_id)
+
+    async def _too_large(self, send: Send, request_id: str) -> None:
+        body = (
+            b'{"detail":"request body is larger than %d bytes","code":"payload_too_large"}'
+            % self.max_body
+        )
+        await send({
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-request-id", request_id.encode())],
+        })  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the database connects in the lifespan."""
+    settings = settings or get_settings()
+    settings.check()
+    settings.signing_key()  # fail at start, not at the first login
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.mongodb_url:
+            raise RuntimeError("MONGODB_URL is not set; start the server with `bank-server serve`")
+        client: Any = make_client(settings.mongodb_url, timeout_ms=settings.db_timeout_ms)
+        try:
+            app.state.database = await init_database(client, settings.database_name)
+            if settings.bank_demo:
+                await bootstrap.seed_demo(app.state.database, settings)
+            elif generated := await bootstrap.ensure_admin(app.state.database, settings):
+                print(
+                    f"Created admin {settings.admin_username!r} with password: {generated}\n"
+                    "It is shown once; change it after the first login.",
+                    flush=True,
+                )
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="Bank System API",
+        version=__version__,
+        description="Accounts, money movement and administration for a bank's branches.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (service, auth, users, accounts):
+        app.include_router(module.routes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+    )
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
+    app.add_middleware(PathNormalizer)
+    return app

@@ -1,0 +1,1 @@
+"""The bank's rules. Routes call these; only these change the database."""

@@ -1,0 +1,273 @@
+"""Accounts: opening, reading, settings, closing and payee lookup."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from bson import Decimal128
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from server.documents import Account, User, to_mongo
+from server.errors import ApiError, conflict, forbidden, not_found, unprocessable
+from server.services import audit
+from server.services.audit import Action
+from server.services.context import Ctx
+from server.services.views import ListParams, account_public, from_raw
+from shared.account_number import account_id_from_number, account_number
+from shared.errors import ErrorCode
+from shared.money import SUPPORTED_CURRENCIES
+from shared.schemas.accounts import (
+    AccountAdminUpdate,
+    AccountCreate,
+    AccountPublic,
+    AccountUpdate,
+    Payee,
+)
+from shared.schemas.common import AccountStatus, Page, Role, now_ms
+
+ACCOUNT_SORT_FIELDS = ("id", "number", "balance", "owner_id", "created_at")
+
+
+def _accounts() -> Any:
+    return Account.get_pymongo_collection()
+
+
+def can_see_account(ctx: Ctx, account: Account) -> bool:
+    """The owner and staff may see an account."""
+    return ctx.actor is not None and (ctx.is_staff or account.owner_id == ctx.actor.id)
+
+
+async def visible_account(ctx: Ctx, account_id: int) -> Account:
+    """Return an account the caller may see, or answer 404."""
+    account = await Account.get(account_id)
+    if account is None or not can_see_account(ctx, account):
+        raise not_found("account not found")
+    return account
+
+
+async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
+    """Open an account for the caller (customers) or for `owner_id` (staff)."""
+    assert ctx.actor is not None
+    if data.currency not in SUPPORTED_CURRENCIES:
+        raise unprocessable(
+            ErrorCode.UNSUPPORTED_CURRENCY,
+            f"currency {data.currency!r} is not supported; use one of "
+            + ", ".join(SUPPORTED_CURRENCIES),
+        )
+    if ctx.is_staff:
+        if data.owner_id is None:
+            raise unprocessable(ErrorCode.VALIDATION_ERROR, "owner_id is required for staff")
+        owner = await User.get(data.owner_id)
+        if owner is None or owner.deleted_at is not None:
+            raise not_found("owner not found")
+        if ctx.role is Role.TELLER and owner.role is not Role.USER:
+            raise forbidden("tellers open accounts for customers only")
+    else:
+        if data.owner_id is not None and data.owner_id != ctx.actor.id:
+            raise forbidden("customers open accounts for themselves only")
+        owner = ctx.actor
+
+    async def body(session: AsyncClientSession) -> Account:
+        account_id = await ctx.db.next_id("accounts", session=session)
+        now = now_ms()
+        account = Account(
+            id=account_id, number=account_number(account_id), owner_id=owner.id,
+            owner_name=owner.full_name, account_type=data.account_type,
+            currency=data.currency, nickname=data.nickname, created_at=now, updated_at=now,
+        )  # fmt: skip
+        await _accounts().insert_one(to_mongo(account), session=session)
+        await audit.record(
+            ctx, action=Action.ACCOUNT_OPENED, session=session, target_type="account",
+            target_id=account_id,
+            details={"owner_id": owner.id, "number": account.number,
+                     "currency": data.currency, "account_type": data.account_type.value},
+        )  # fmt: skip
+        return account
+
+    return account_public(await ctx.db.transaction(body))
+
+
+def _contains(text: str) -> dict[str, Any]:
+    return {"$regex": re.escape(text), "$options": "i"}
+
+
+async def list_accounts(
+    ctx: Ctx,
+    params: ListParams,
+    *,
+    owner_id: int | None,
+    status: AccountStatus | None,
+    q: str | None,
+) -> Page[AccountPublic]:
+    """List accounts; customers only ever see their own."""
+    assert ctx.actor is not None
+    query: dict[str, Any] = {}
+    if not ctx.is_staff:
+        if owner_id is not None and owner_id != ctx.actor.id:
+            return Page(items=[], total=0, skip=params.skip, limit=params.limit)
+        query["owner_id"] = ctx.actor.id
+    elif owner_id is not None:
+        query["owner_id"] = owner_id
+    if status is not None:
+        query["status"] = status.value
+    if q:
+        query["$or"] = [{"number": _contains(q)}, {"nickname": _contains(q)},
+                        {"owner_name": _contains(q)}]  # fmt: skip
+    return await page_of_accounts(query, params)
+
+
+async def page_of_accounts(query: dict[str, Any], params: ListParams) -> Page[AccountPublic]:
+    """Return one page of the accounts matching a query."""
+    total = await _accounts().count_documents(query)
+    cursor = _accounts().find(query).sort(params.mongo_sort()).skip(params.skip)
+    items = [account_public(from_raw(Account, raw)) async for raw in cursor.limit(params.limit)]
+    return Page[AccountPublic](items=items, total=total, skip=params.skip, limit=params.limit)
+
+
+async def update_nickname(ctx: Ctx, account_id: int, data: AccountUpdate) -> AccountPublic:
+    """Let an owner rename their account."""
+    assert ctx.actor is not None
+    account = await visible_account(ctx, account_id)
+    if account.owner_id != ctx.actor.id:
+        raise forbidden("only the owner may rename an account")
+
+    async def body(session: AsyncClientSession) -> dict[str, Any]:
+        raw = await _accounts().find_one_and_update(
+            {"_id": account_id, "status": {"$ne": AccountStatus.CLOSED.value}},
+            {"$set": {"nickname": data.nickname, "updated_at": now_ms()}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if raw is None:
+            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed")
+        await audit.record(
+            ctx, action=Action.ACCOUNT_UPDATED, session=session, target_type="account",
+            target_id=account_id, details={"fields": ["nickname"]},
+        )  # fmt: skip
+        return dict(raw)
+
+    return account_public(from_raw(Account, await ctx.db.transaction(body)))
+
+
+def _money_setting(value: Decimal | None) -> Decimal128 | None:
+    return None if value is None else Decimal128(value)
+
+
+async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> AccountPublic:
+    """Change an account's status, type or limits, guarded by its `version`."""
+    if data.status is AccountStatus.CLOSED:
+        raise unprocessable(
+            ErrorCode.VALIDATION_ERROR, "close an account with DELETE /accounts/{id}"
+        )
+    await visible_account(ctx, account_id)
+    given = data.model_fields_set - {"version"}
+
+    async def body(session: AsyncClientSession) -> dict[str, Any]:
+        raw = await _accounts().find_one({"_id": account_id}, session=session)
+        if raw is None:
+            raise not_found("account not found")
+        current = from_raw(Account, raw)
+        if current.status is AccountStatus.CLOSED:
+            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed")
+        if data.version is not None and data.version != current.version:
+            raise conflict(
+                ErrorCode.VERSION_CONFLICT,
+                f"the account changed (version {current.version}); reload and try again",
+            )
+        sets: dict[str, Any] = {}
+        if "status" in given and data.status is not None and data.status != current.status:
+            sets["status"] = data.status.value
+        if "account_type" in given and data.account_type is not None:
+            if data.account_type != current.account_type:
+                sets["account_type"] = data.account_type.value
+        if "overdraft_limit" in given and data.overdraft_limit is not None:
+            if data.overdraft_limit != current.overdraft_limit:
+                sets["overdraft_limit"] = _money_setting(data.overdraft_limit)
+        if "daily_withdrawal_limit" in given:
+            if data.daily_withdrawal_limit != current.daily_withdrawal_limit:
+                sets["daily_withdrawal_limit"] = _money_setting(data.daily_withdrawal_limit)
+        if not sets:
+            return dict(raw)
+        sets["updated_at"] = now_ms()
+        updated = await _accounts().find_one_and_update(
+            {"_id": account_id, "version": current.version},
+            {"$set": sets, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if updated is None:
+            raise conflict(ErrorCode.VERSION_CONFLICT, "the account changed; reload and try again")
+        fields = sorted(name for name in sets if name != "updated_at")
+        if "status" in sets:
+            action = (
+                Action.ACCOUNT_FROZEN
+                if sets["status"] == AccountStatus.FROZEN.value
+                else Action.ACCOUNT_UNFROZEN
+            )
+            await audit.record(
+                ctx, action=action, session=session, target_type="account", target_id=account_id,
+            )  # fmt: skip
+        if set(fields) - {"status"}:
+            await audit.record(
+                ctx, action=Action.ACCOUNT_UPDATED, session=session, target_type="account",
+                target_id=account_id, details={"fields": [f for f in fields if f != "status"]},
+            )  # fmt: skip
+        return dict(updated)
+
+    return account_public(from_raw(Account, await ctx.db.transaction(body)))
+
+
+async def close_account(ctx: Ctx, account_id: int) -> None:
+    """Close an account with a zero balance."""
+    await visible_account(ctx, account_id)
+
+    async def body(session: AsyncClientSession) -> None:
+        raw = await _accounts().find_one({"_id": account_id}, session=session)
+        if raw is None:
+            raise not_found("account not found")
+        if raw["status"] == AccountStatus.CLOSED.value:
+            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is already closed")
+        if raw["balance"].to_decimal() != 0:
+            raise conflict(
+                ErrorCode.BALANCE_NOT_ZERO, "the balance must be 0.00 before the account closes"
+            )
+        await _accounts().update_one(
+            {"_id": account_id},
+            {"$set": {"status": AccountStatus.CLOSED.value, "updated_at": now_ms()},
+             "$inc": {"version": 1}},
+            session=session,
+        )  # fmt: skip
+        await audit.record(
+            ctx, action=Action.ACCOUNT_CLOSED, session=session, target_type="account",
+            target_id=account_id,
+        )  # fmt: skip
+
+    await ctx.db.transaction(body)
+
+
+def mask_name(full_name: str) -> str:
+    """Mask a holder's name for payees: "Alice Smith" becomes "A. Smith"."""
+    words = full_name.split()
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return f"{words[0][0]}."
+    return f"{words[0][0]}. {words[-1]}"
+
+
+async def payee(number: str) -> Payee:
+    """Describe an active account by number for someone about to pay it."""
+    account_id = account_id_from_number(number)
+    account = await Account.get(account_id) if account_id is not None else None
+    if account is None or account.number != number or account.status is not AccountStatus.ACTIVE:
+        raise not_found("no active account has this number")
+    return Payee(
+        number=account.number,
+        holder=mask_name(account.owner_name),
+        currency=account.currency,
+        account_type=account.account_type,
+    )
+

@@ -1,0 +1,132 @@
+"""First start and demo data: the first admin, and `--demo`'s users, accounts and history."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from pymongo.errors import DuplicateKeyError
+
+from server.config import Settings
+from server.db import Database
+from server.documents import Account, DemoSeed, User
+from server.errors import ApiError
+from server.security import hash_password, verify_password
+from server.services import movements, users
+from server.services.accounts import open_account
+from server.services.context import Ctx
+from shared.schemas.accounts import AccountCreate
+from shared.schemas.common import AccountType, Role, now_ms
+from shared.schemas.transactions import TransactionType
+
+log = logging.getLogger("bank.bootstrap")
+
+DEMO_STAFF = (("admin", "admin123", "Ada Admin", Role.ADMIN),
+              ("teller", "teller123", "Tom Teller", Role.TELLER))  # fmt: skip
+DEMO_CUSTOMERS = (
+    ("alice", "alice123", "Alice Smith", "USD", ("1250.00", "-80.25", "300.00")),
+    ("bob", "bob12345", "Bob Jones", "USD", ("640.00", "-120.00")),
+    ("carol", "carol123", "Carol Brown", "EUR", ("2000.00", "-450.50", "75.10")),
+)
+SEED_CLAIM_SECONDS = 120
+
+
+async def ensure_user(
+    ctx: Ctx, *, username: str, password: str, full_name: str, role: Role, reset: bool
+) -> User:
+    """Create a user if missing; with `reset`, make the password the given one."""
+    existing = await User.find_one({"username": username})
+    if existing is None:
+        password_hash = await asyncio.to_thread(hash_password, password)
+        try:
+            await users.insert_user(
+                ctx, username=username, password_hash=password_hash, full_name=full_name,
+                email=f"{username}@bank.example", role=role,
+            )  # fmt: skip
+        except ApiError:
+            pass  # another process created it first
+        existing = await User.find_one({"username": username})
+        assert existing is not None
+    elif reset and not await asyncio.to_thread(verify_password, password, existing.password_hash):
+        new_hash = await asyncio.to_thread(hash_password, password)
+        await User.get_pymongo_collection().update_one(
+            {"_id": existing.id},
+            {"$set": {"password_hash": new_hash, "is_active": True, "deleted_at": None}},
+        )
+    return existing
+
+
+async def ensure_admin(database: Database, settings: Settings) -> str | None:
+    """On first start with no users, create the admin; return a generated password to print."""
+    if await User.find_one({}) is not None:
+        return None
+    generated = None
+    password = settings.admin_password
+    if not password:
+        password = generated = secrets.token_urlsafe(18)
+    ctx = Ctx(db=database)
+    username = settings.admin_username.lower()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        await users.insert_user(
+            ctx, username=username, password_hash=password_hash, full_name="Administrator",
+            email=f"{username}@bank.example", role=Role.ADMIN,
+        )  # fmt: skip
+    except ApiError:
+        return None  # another process created it at the same moment
+    return generated
+
+
+async def seed_demo(database: Database, settings: Settings) -> None:
+    """Ensure the demo users, accounts and history; safe when several processes start at once."""
+    ctx = Ctx(db=database)
+    staff = {}
+    for username, password, name, role in DEMO_STAFF:
+        staff[username] = await ensure_user(
+            ctx, username=username, password=password, full_name=name, role=role, reset=True
+        )
+    collection = DemoSeed.get_pymongo_collection()
+    try:
+        await collection.insert_one({"_id": "demo", "state": "running", "claimed_at": now_ms()})
+    except DuplicateKeyError:
+        marker = await collection.find_one({"_id": "demo"})
+        stale = marker is not None and marker["state"] == "running" and (
+            marker["claimed_at"] < now_ms() - timedelta(seconds=SEED_CLAIM_SECONDS)
+        )
+        if not stale:
+            return  # seeded, or being seeded by another process right now
+        claimed = await collection.update_one(
+            {"_id": "demo", "claimed_at": marker["claimed_at"]},
+            {"$set": {"claimed_at": now_ms()}},
+        )
+        if claimed.modified_count != 1:
+            return
+    teller_ctx = Ctx(db=database, actor=staff["teller"])
+    for username, password, name, currency, history in DEMO_CUSTOMERS:
+        customer = await ensure_user(
+            ctx, username=username, password=password, full_name=name, role=Role.USER, reset=True
+        )
+        if await Account.find_one({"owner_id": customer.id}) is not None:
+            continue
+        opened = await open_account(
+            teller_ctx,
+            AccountCreate(account_type=AccountType.CHECKING, currency=currency,
+                          nickname="Everyday", owner_id=customer.id),
+        )  # fmt: skip
+        await open_account(
+            teller_ctx,
+            AccountCreate(account_type=AccountType.SAVINGS, currency=currency,
+                          nickname="Savings", owner_id=customer.id),
+        )  # fmt: skip
+        for amount in history:
+            value = Decimal(amount)
+            kind = TransactionType.DEPOSIT if value > 0 else TransactionType.WITHDRAWAL
+            await movements.cash_movement(
+                teller_ctx, settings, account_id=opened.id, kind=kind, amount=abs(value),
+                description="Demo: opening deposit" if value > 0 else "Demo: cash withdrawal",
+            )  # fmt: skip
+    await collection.update_one({"_id": "demo"}, {"$set": {"state": "done"}})
+    log.info("demo data ready: admin/admin123, teller/teller123, alice/alice123")

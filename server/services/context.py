@@ -1,0 +1,39 @@
+"""Who is acting, from where, in which request: passed to every service call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.db import Database
+from server.documents import User
+from shared.schemas.common import Role
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """The caller of a service: database, acting user (None when anonymous), IP and request."""
+
+    db: Database
+    actor: User | None = None
+    ip: str | None = None
+    request_id: str | None = None
+
+    @property
+    def actor_id(self) -> int | None:
+        """Return the acting user's id, if any."""
+        return self.actor.id if self.actor is not None else None
+
+    @property
+    def role(self) -> Role | None:
+        """Return the acting user's role, if any."""
+        return self.actor.role if self.actor is not None else None
+
+    @property
+    def is_staff(self) -> bool:
+        """Tell whether the actor is a teller or an admin."""
+        return self.role in (Role.TELLER, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        """Tell whether the actor is an admin."""
+        return self.role is Role.ADMIN

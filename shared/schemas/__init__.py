@@ -1,0 +1,1 @@
+"""Request and response models of API.md, one module per resource."""

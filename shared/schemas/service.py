@@ -1,0 +1,23 @@
+"""Service endpoints: root and health."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class ServiceInfo(BaseModel):
+    """What `GET /` answers."""
+
+    name: str
+    version: str
+    docs: str = "/docs"
+
+
+class Health(BaseModel):
+    """What `GET /health` answers."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    version: str
