@@ -110,6 +110,7 @@ class Database:
                     return_document=ReturnDocument.AFTER,
                     session=session,
                 )
+                assert doc is not None  # upsert with ReturnDocument.AFTER always returns it
                 return int(doc["seq"])
             except DuplicateKeyError:
                 # Two first-ever upserts raced; the loser retries as an update.
@@ -198,7 +199,8 @@ class EmbeddedDatabase:
         lines: list[str] = []
 
         def pump() -> None:
-            assert self.process is not None and self.process.stdout is not None
+            assert self.process is not None
+            assert self.process.stdout is not None
             for line in self.process.stdout:
                 if not ready.is_set():
                     lines.append(line)
@@ -210,9 +212,7 @@ class EmbeddedDatabase:
         while not ready.wait(0.05):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(
-                    "the embedded database did not start: " + "".join(lines).strip()
-                )
+                raise RuntimeError("the embedded database did not start: " + "".join(lines).strip())
         self.address = lines[-1][len(READY_PREFIX) :].strip()
         return self.url
 
@@ -232,9 +232,9 @@ class EmbeddedDatabase:
 
 __all__ = [
     "ConnectionFailure",
-    "RetryTransaction",
     "Database",
     "EmbeddedDatabase",
+    "RetryTransaction",
     "TransactionsUnsupported",
     "check_transactions",
     "init_database",

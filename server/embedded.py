@@ -59,7 +59,7 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
     """Build a wire server whose transactions exclude every other session's commands."""
     from mongoeco.wire import AsyncMongoEcoProxyServer
 
-    class GatedProxyServer(AsyncMongoEcoProxyServer):  # type: ignore[misc]
+    class GatedProxyServer(AsyncMongoEcoProxyServer):
         def __init__(self) -> None:
             super().__init__(engine=engine, host=host, port=port)
             self._gate = asyncio.Condition()

@@ -14,9 +14,9 @@ MAX_AMOUNT = Decimal("1000000000.00")
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 
-SUPPORTED_CURRENCIES: tuple[str, ...] = (
-    "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK", "SGD", "HKD",
-)  # fmt: skip
+SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(
+    "USD EUR GBP CHF CAD AUD NZD SEK NOK DKK PLN CZK SGD HKD".split()
+)
 
 
 class JsonNumberLiteral(str):
@@ -57,7 +57,7 @@ def parse_money(value: object) -> Decimal:
     elif isinstance(value, str):
         text = value
     else:
-        raise ValueError("amount must be a decimal string such as \"12.50\"")
+        raise ValueError('amount must be a decimal string such as "12.50"')
     if not _AMOUNT_RE.fullmatch(text):
         raise ValueError(
             "amount must have 1-10 digits and at most two decimals, "
@@ -104,7 +104,9 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(parse_amount),
     _serialize,
-    WithJsonSchema({**_MONEY_JSON_SCHEMA, "description": "0.01 to 1000000000.00"}, mode="validation"),
+    WithJsonSchema(
+        {**_MONEY_JSON_SCHEMA, "description": "0.01 to 1000000000.00"}, mode="validation"
+    ),
     WithJsonSchema(_MONEY_OUT_SCHEMA, mode="serialization"),
 ]
 """A money-movement amount in a request."""

@@ -1,10 +1,12 @@
-"""Request dependencies as Annotated aliases: the caller, their role, list parameters."""
+"""Request dependencies as Annotated aliases: the caller, their role, list parameters.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must see the real types of the
+closures `list_params` builds.
+"""
 
 import json
-from enum import StrEnum
 from collections.abc import Callable, Coroutine
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account, User, to_mongo
-from server.errors import ApiError, conflict, forbidden, not_found, unprocessable
+from server.errors import conflict, forbidden, not_found, unprocessable
 from server.services import audit
 from server.services.audit import Action
 from server.services.context import Ctx
@@ -180,15 +180,13 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
         sets: dict[str, Any] = {}
         if "status" in given and data.status is not None and data.status != current.status:
             sets["status"] = data.status.value
-        if "account_type" in given and data.account_type is not None:
-            if data.account_type != current.account_type:
-                sets["account_type"] = data.account_type.value
-        if "overdraft_limit" in given and data.overdraft_limit is not None:
-            if data.overdraft_limit != current.overdraft_limit:
-                sets["overdraft_limit"] = _money_setting(data.overdraft_limit)
-        if "daily_withdrawal_limit" in given:
-            if data.daily_withdrawal_limit != current.daily_withdrawal_limit:
-                sets["daily_withdrawal_limit"] = _money_setting(data.daily_withdrawal_limit)
+        if data.account_type is not None and data.account_type != current.account_type:
+            sets["account_type"] = data.account_type.value
+        if data.overdraft_limit is not None and data.overdraft_limit != current.overdraft_limit:
+            sets["overdraft_limit"] = _money_setting(data.overdraft_limit)
+        limit = data.daily_withdrawal_limit
+        if "daily_withdrawal_limit" in given and limit != current.daily_withdrawal_limit:
+            sets["daily_withdrawal_limit"] = _money_setting(limit)
         if not sets:
             return dict(raw)
         sets["updated_at"] = now_ms()
@@ -270,4 +268,3 @@ async def payee(number: str) -> Payee:
         currency=account.currency,
         account_type=account.account_type,
     )
-

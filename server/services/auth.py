@@ -21,9 +21,7 @@ from shared.schemas.common import now_ms
 
 def invalid_token(detail: str = "the token is invalid or expired; sign in again") -> ApiError:
     """Return the 401 for a token that cannot be used."""
-    return ApiError(
-        401, ErrorCode.INVALID_TOKEN, detail, headers={"WWW-Authenticate": "Bearer"}
-    )
+    return ApiError(401, ErrorCode.INVALID_TOKEN, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _invalid_credentials() -> ApiError:

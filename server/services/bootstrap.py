@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from datetime import timedelta
@@ -41,13 +42,11 @@ async def ensure_user(
     existing = await User.find_one({"username": username})
     if existing is None:
         password_hash = await asyncio.to_thread(hash_password, password)
-        try:
+        with contextlib.suppress(ApiError):  # another process created it first
             await users.insert_user(
                 ctx, username=username, password_hash=password_hash, full_name=full_name,
                 email=f"{username}@bank.example", role=role,
             )  # fmt: skip
-        except ApiError:
-            pass  # another process created it first
         existing = await User.find_one({"username": username})
         assert existing is not None
     elif reset and not await asyncio.to_thread(verify_password, password, existing.password_hash):
@@ -93,8 +92,10 @@ async def seed_demo(database: Database, settings: Settings) -> None:
         await collection.insert_one({"_id": "demo", "state": "running", "claimed_at": now_ms()})
     except DuplicateKeyError:
         marker = await collection.find_one({"_id": "demo"})
-        stale = marker is not None and marker["state"] == "running" and (
-            marker["claimed_at"] < now_ms() - timedelta(seconds=SEED_CLAIM_SECONDS)
+        stale = (
+            marker is not None
+            and marker["state"] == "running"
+            and (marker["claimed_at"] < now_ms() - timedelta(seconds=SEED_CLAIM_SECONDS))
         )
         if not stale:
             return  # seeded, or being seeded by another process right now

@@ -62,9 +62,7 @@ def _dec(value: Any) -> Decimal:
     return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
 
 
-async def _post_entry(
-    ctx: Ctx, request: EntryRequest, session: AsyncClientSession
-) -> LedgerEntry:
+async def _post_entry(ctx: Ctx, request: EntryRequest, session: AsyncClientSession) -> LedgerEntry:
     """Apply one leg inside the caller's transaction; raise a 409 ApiError to refuse it."""
     accounts = Account.get_pymongo_collection()
     raw = await accounts.find_one({"_id": request.account_id}, session=session)
@@ -125,20 +123,14 @@ async def _post_entry(
         performed_by=ctx.actor_id,
         created_at=now,
     )
-    await LedgerEntry.get_pymongo_collection().insert_one(
-        to_mongo(entry), session=session
-    )
+    await LedgerEntry.get_pymongo_collection().insert_one(to_mongo(entry), session=session)
     return entry
 
 
 def _may_handle_cash(ctx: Ctx, settings: Settings, account: Account) -> bool:
     if ctx.is_staff:
         return True
-    return (
-        ctx.actor is not None
-        and account.owner_id == ctx.actor.id
-        and settings.cash_self_service
-    )
+    return ctx.actor is not None and account.owner_id == ctx.actor.id and settings.cash_self_service
 
 
 async def cash_movement(

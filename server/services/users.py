@@ -134,8 +134,14 @@ async def list_users(
         {"$sort": dict(sort)},
         {"$skip": params.skip},
         {"$limit": params.limit},
-        {"$lookup": {"from": "accounts", "localField": "_id", "foreignField": "owner_id",
-                     "as": "accounts"}},  # fmt: skip
+        {
+            "$lookup": {
+                "from": "accounts",
+                "localField": "_id",
+                "foreignField": "owner_id",
+                "as": "accounts",
+            }
+        },
     ]
     with_accounts: list[UserWithAccounts] = []
     async for raw in await _users().aggregate(pipeline):
@@ -145,11 +151,15 @@ async def list_users(
             UserWithAccounts(
                 **public.model_dump(),
                 accounts=[
-                    {"id": a["_id"], "number": a["number"],
-                     "balance": to_cents_str(a["balance"].to_decimal()),
-                     "currency": a["currency"], "status": a["status"]}
+                    {
+                        "id": a["_id"],
+                        "number": a["number"],
+                        "balance": to_cents_str(a["balance"].to_decimal()),
+                        "currency": a["currency"],
+                        "status": a["status"],
+                    }
                     for a in accounts
-                ],  # fmt: skip
+                ],
             )
         )
     return Page[UserWithAccounts](
@@ -215,8 +225,10 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
             sets["password_hash"] = new_hash
         role_changed = "role" in sets
         deactivated = sets.get("is_active") is False
-        losing_admin = current.role is Role.ADMIN and current.is_active and (
-            (role_changed and sets["role"] != Role.ADMIN.value) or deactivated
+        losing_admin = (
+            current.role is Role.ADMIN
+            and current.is_active
+            and ((role_changed and sets["role"] != Role.ADMIN.value) or deactivated)
         )
         if losing_admin:
             await _guard_last_admin(ctx, current, session)

@@ -84,9 +84,7 @@ async def close_account(ctx: AdminCtx, account_id: AccountId) -> Response:
     return Response(status_code=204)
 
 
-@routes.get(
-    "/payees/{number}", response_model=Payee, tags=["payees"], responses=errors(401, 404)
-)
+@routes.get("/payees/{number}", response_model=Payee, tags=["payees"], responses=errors(401, 404))
 async def payee(_ctx: UserCtx, number: Annotated[str, Path(max_length=32)]) -> Payee:
     """Show the masked holder and currency of an active account number."""
     return await accounts.payee(number)

@@ -68,9 +68,7 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
     return Response(status_code=204)
 
 
-@routes.get(
-    "/{user_id}/accounts", response_model=Page[AccountPublic], responses=errors(401, 404)
-)
+@routes.get("/{user_id}/accounts", response_model=Page[AccountPublic], responses=errors(401, 404))
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)

@@ -1,0 +1,126 @@
+"""Shared fixtures: one wire database per session, one real server per test module."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from server.db import EmbeddedDatabase
+from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def wire_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatabase]:
+    """The embedded database (`bank-server db`, SQLite engine) as a real child process."""
+    database = EmbeddedDatabase(tmp_path_factory.mktemp("wire-db"))
+    database.start()
+    try:
+        yield database
+    finally:
+        database.stop()
+
+
+def module_db_name(request: pytest.FixtureRequest) -> str:
+    """Return a database name unique to the requesting test module."""
+    name = re.sub(r"[^a-zA-Z0-9]", "_", request.module.__name__.rsplit(".", 1)[-1])
+    return f"t_{name}_{next(_names)}"[:60]
+
+
+@pytest.fixture(scope="module")
+def server(
+    wire_db: EmbeddedDatabase,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServerProcess]:
+    """A real uvicorn server with its own database, for one test module."""
+    env = getattr(request.module, "SERVER_ENV", {})
+    process = ServerProcess(
+        mongodb_url=wire_db.url,
+        database_name=module_db_name(request),
+        data_dir=tmp_path_factory.mktemp("server"),
+        env=dict(env),
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def anon(server: ServerProcess) -> Iterator[Api]:
+    """A client that has not signed in."""
+    api = Api(server.url)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def admin(anon: Api) -> Iterator[Api]:
+    """A client signed in as the bootstrap admin."""
+    api = anon.login("admin", ADMIN_PASSWORD)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def mongo(server: ServerProcess) -> Iterator[Any]:
+    """The module's database through PyMongo, to check what the server stored."""
+    client: MongoClient[Any] = MongoClient(server.mongodb_url, tz_aware=True)
+    yield client[server.database_name]
+    client.close()
+
+
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def make_user(admin: Api, anon: Api) -> Callable[..., tuple[dict[str, Any], Api]]:
+    """Create a user with a role through the API and return it with a signed-in client."""
+
+    def factory(role: str = "user", **fields: Any) -> tuple[dict[str, Any], Api]:
+        n = next(_users)
+        username = fields.pop("username", f"{role}{n}x{os.getpid() % 1000}")
+        password = fields.pop("password", f"pw-{username}-secret")
+        body = {
+            "username": username,
+            "password": password,
+            "full_name": fields.pop("full_name", f"Test {role.title()} {n}"),
+            "email": fields.pop("email", f"{username}@example.com"),
+            "role": role,
+            **fields,
+        }
+        user = expect(admin.post("/users", json=body), 201)
+        return user, anon.login(username, password)
+
+    return factory
+
+
+@pytest.fixture(scope="module")
+def teller(make_user: Callable[..., tuple[dict[str, Any], Api]]) -> Api:
+    """A client signed in as a teller."""
+    return make_user("teller")[1]
+
+
+@pytest.fixture(scope="module")
+def open_account(admin: Api) -> Callable[..., dict[str, Any]]:
+    """Open an account for an owner (as admin), optionally with an opening deposit."""
+
+    def factory(owner_id: int, deposit: str | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"account_type": "checking", "owner_id": owner_id, **fields}
+        account = expect(admin.post("/accounts", json=body), 201)
+        if deposit is not None:
+            expect(admin.post(f"/accounts/{account['id']}/deposit", json={"amount": deposit}), 201)
+            account = expect(admin.get(f"/accounts/{account['id']}"), 200)
+        return account
+
+    return factory

@@ -1,0 +1,180 @@
+"""Real processes for end-to-end tests: the wire database and uvicorn servers, and an API client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+ADMIN_PASSWORD = "admin-pass-123"
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A real `uvicorn server.main:create_app` process on a free port."""
+
+    mongodb_url: str
+    database_name: str
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
+        """Start the server and wait until /health answers 200."""
+        self.port = self.port or free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "BANK_ENV": "development",
+            "MONGODB_URL": self.mongodb_url,
+            "DATABASE_NAME": self.database_name,
+            "SECRET_KEY": TEST_SECRET,
+            "ADMIN_USERNAME": "admin",
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "BANK_DATA_DIR": str(self.data_dir),
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+        }
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        """Return what the server printed."""
+        if self.log_path and self.log_path.exists():
+            return self.log_path.read_text(errors="replace")[-5000:]
+        return ""
+
+    def stop(self) -> None:
+        """Stop the server gracefully, then forcefully."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+    def kill(self) -> None:
+        """Kill the server with SIGKILL, as a crash would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(5)
+            self.process = None
+
+
+@contextmanager
+def running_server(**kwargs: Any) -> Iterator[ServerProcess]:
+    """Run a server for the duration of a block."""
+    server = ServerProcess(**kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Api:
+    """A small typed-enough client for tests: login, and JSON calls with a bearer token."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.client = httpx.Client(base_url=base_url, timeout=30)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Return the auth header plus any extras."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**headers, **(extra or {})}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request with this client's token."""
+        headers = self.headers(kwargs.pop("headers", None))
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """GET a path."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST to a path."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        """PUT to a path."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        """PATCH a path."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        """DELETE a path."""
+        return self.request("DELETE", path, **kwargs)
+
+    def login(self, username: str, password: str) -> Api:
+        """Return a new client signed in as a user."""
+        response = self.client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return Api(self.base_url, response.json()["access_token"])
+
+    def tokens(self, username: str, password: str) -> dict[str, Any]:
+        """Return the full token answer of a login."""
+        response = self.client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def expect(response: httpx.Response, status: int, code: str | None = None) -> Any:
+    """Assert a status (and error code) and return the JSON body, if any."""
+    assert response.status_code == status, f"{response.status_code} {response.text}"
+    if code is not None:
+        assert response.json()["code"] == code, response.text
+    if response.content and response.headers.get("content-type", "").startswith("application/json"):
+        return response.json()
+    return None
