@@ -14,8 +14,9 @@ MAX_AMOUNT = Decimal("1000000000.00")
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 
-SUPPORTED_CURRENCIES: tuple[str, ...] = tuple(
-    "USD EUR GBP CHF CAD AUD NZD SEK NOK DKK PLN CZK SGD HKD".split()
+SUPPORTED_CURRENCIES: tuple[str, ...] = (
+    *("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD"),
+    *("SEK", "NOK", "DKK", "PLN", "CZK", "SGD", "HKD"),
 )
 
 

@@ -92,13 +92,10 @@ async def seed_demo(database: Database, settings: Settings) -> None:
         await collection.insert_one({"_id": "demo", "state": "running", "claimed_at": now_ms()})
     except DuplicateKeyError:
         marker = await collection.find_one({"_id": "demo"})
-        stale = (
-            marker is not None
-            and marker["state"] == "running"
-            and (marker["claimed_at"] < now_ms() - timedelta(seconds=SEED_CLAIM_SECONDS))
-        )
-        if not stale:
-            return  # seeded, or being seeded by another process right now
+        if marker is None or marker["state"] != "running":
+            return  # seeded already
+        if marker["claimed_at"] >= now_ms() - timedelta(seconds=SEED_CLAIM_SECONDS):
+            return  # being seeded by another process right now
         claimed = await collection.update_one(
             {"_id": "demo", "claimed_at": marker["claimed_at"]},
             {"$set": {"claimed_at": now_ms()}},
