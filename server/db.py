@@ -56,6 +56,12 @@ def is_unlabelled_conflict(error: BaseException) -> bool:
     return any(marker in message for marker in UNLABELLED_CONFLICTS)
 
 
+def _discard_server_session(session: AsyncClientSession) -> None:
+    server_session = getattr(session, "_server_session", None)
+    if server_session is not None:
+        server_session.mark_dirty()
+
+
 type TxnBody[T] = Callable[[AsyncClientSession], Awaitable[T]]
 
 
@@ -86,7 +92,14 @@ class Database:
         while True:
             try:
                 async with self._writer, self.client.start_session() as session:
-                    return await session.with_transaction(body)
+                    try:
+                        return await session.with_transaction(body)
+                    except OperationFailure as error:
+                        if is_unlabelled_conflict(error):
+                            # mongoeco keeps the failed transaction's state under the
+                            # session id; never hand that server session out again.
+                            _discard_server_session(session)
+                        raise
             except OperationFailure as error:
                 if not is_unlabelled_conflict(error) or time.monotonic() > deadline:
                     raise

@@ -27,6 +27,15 @@ log = logging.getLogger("bank.db")
 
 TXN_LIFETIME_SECONDS = 60.0
 _TXN_END_COMMANDS = frozenset({"commitTransaction", "abortTransaction"})
+# Handshake and monitoring commands never touch the storage engine; gating them would stall
+# the driver's server monitor and, with it, the commit the gate is waiting for.
+_UNGATED_COMMANDS = frozenset(
+    {
+        "hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo", "saslStart",
+        "saslContinue", "endSessions", "whatsmyuri", "connectionStatus", "hostInfo",
+        "getCmdLineOpts", "getParameter", "serverStatus",
+    }
+)  # fmt: skip
 READY_PREFIX = "bank-db listening on "
 
 
@@ -67,15 +76,15 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
             self._owner_since = 0.0
             self._owner_command: dict[str, Any] | None = None
 
-        async def _wait_for_gate(self, key: bytes | None) -> None:
-            async with self._gate:
-                while self._owner is not None and self._owner != key:
-                    remaining = self._owner_since + TXN_LIFETIME_SECONDS - time.monotonic()
-                    if remaining <= 0:
-                        await self._abort_lapsed()
-                        continue
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._gate.wait(), timeout=min(remaining, 1.0))
+        async def _until_free(self, key: bytes | None) -> None:
+            # Called with the gate held: wait until no other session owns a transaction.
+            while self._owner is not None and self._owner != key:
+                remaining = self._owner_since + TXN_LIFETIME_SECONDS - time.monotonic()
+                if remaining <= 0:
+                    await self._abort_lapsed()
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gate.wait(), timeout=min(remaining, 1.0))
 
         async def _abort_lapsed(self) -> None:
             # Called with the gate held: end the stale transaction in the engine.
@@ -112,18 +121,14 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
             command = _command_of(header, payload)
             if command is None:
                 return await super()._dispatch_wire_request(header, payload, connection=connection)
+            name = next(iter(command), "")
+            if name in _UNGATED_COMMANDS:
+                return await super()._dispatch_wire_request(header, payload, connection=connection)
             key = _session_key(command)
             in_txn = command.get("autocommit") is False and key is not None
-            name = next(iter(command), "")
             if in_txn and command.get("startTransaction"):
                 async with self._gate:
-                    while self._owner is not None and self._owner != key:
-                        remaining = self._owner_since + TXN_LIFETIME_SECONDS - time.monotonic()
-                        if remaining <= 0:
-                            await self._abort_lapsed()
-                            continue
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._gate.wait(), min(remaining, 1.0))
+                    await self._until_free(key)
                     self._owner = key
                     self._owner_since = time.monotonic()
                     self._owner_command = {
@@ -131,7 +136,8 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
                         "txnNumber": command.get("txnNumber"),
                     }
             elif not (in_txn and key == self._owner):
-                await self._wait_for_gate(key)
+                async with self._gate:
+                    await self._until_free(key)
             try:
                 return await super()._dispatch_wire_request(header, payload, connection=connection)
             finally:
