@@ -96,6 +96,12 @@ class ServerProcess:
             process.kill()
             process.wait(5)
 
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def kill(self) -> None:
         """Kill the server with SIGKILL, as a crash would."""
         if self.process is not None:

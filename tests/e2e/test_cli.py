@@ -1,0 +1,237 @@
+"""`bank-server` as a newcomer and an operator use it: serve --demo, db, create-admin, refusals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from server.db import EmbeddedDatabase
+from tests.support import ROOT, TEST_SECRET, Api, ServerProcess, expect, free_port
+
+
+def bank_server(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """Start `bank-server ARGS` as a process with a clean, explicit environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BANK_", "MONGODB_"))}
+    base.pop("SECRET_KEY", None)
+    base.pop("ADMIN_PASSWORD", None)
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited early: {process.stdout.read() if process.stdout else ''}")
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError("server did not become healthy")
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Any]]:
+    port = free_port()
+    process = bank_server("serve", "--port", str(port), *args, env=env)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def children_of(pid: int) -> list[int]:
+    result = subprocess.run(  # noqa: S603
+        ["/bin/ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    return [int(line) for line in result.stdout.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def test_serve_demo_answers_the_seed_curl_and_stops_its_database(tmp_path: Path) -> None:
+    with serving("--demo", "--data-dir", str(tmp_path)) as (url, process):
+        # The seed's own example, verbatim: form-encoded POST /login.
+        response = httpx.post(
+            f"{url}/login",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            content="username=admin&password=admin123",
+        )
+        body = expect(response, 200)
+        assert body["token_type"] == "bearer"
+        teller = Api(url).login("teller", "teller123")
+        accounts = expect(teller.get("/accounts"), 200)
+        assert accounts["total"] == 6
+        alice = Api(url).login("alice", "alice123")
+        mine = expect(alice.get("/accounts"), 200)["items"]
+        assert {a["owner_name"] for a in mine} == {"Alice Smith"}
+        assert any(a["balance"] != "0.00" for a in mine)
+        database_pids = children_of(process.pid)
+        assert database_pids, "serve should run `bank-server db` as a child"
+        assert (tmp_path / "db" / "bank.sqlite").exists()
+    for pid in database_pids:
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(pid), "the embedded database outlived the server"
+
+
+def test_demo_is_idempotent_across_restarts_and_concurrent_starts(tmp_path: Path) -> None:
+    database = EmbeddedDatabase(tmp_path / "shared-db")
+    url = database.start()
+    try:
+        env = {"MONGODB_URL": url, "SECRET_KEY": TEST_SECRET, "DATABASE_NAME": "demo_twice"}
+        first_port, second_port = free_port(), free_port()
+        first = bank_server("serve", "--demo", "--port", str(first_port),
+                            "--data-dir", str(tmp_path / "a"), env=env)  # fmt: skip
+        second = bank_server("serve", "--demo", "--port", str(second_port),
+                             "--data-dir", str(tmp_path / "b"), env=env)  # fmt: skip
+        try:
+            wait_healthy(f"http://127.0.0.1:{first_port}", first)
+            wait_healthy(f"http://127.0.0.1:{second_port}", second)
+        finally:
+            for process in (first, second):
+                process.terminate()
+                process.wait(20)
+        with serving("--demo", "--data-dir", str(tmp_path / "c"), env=env):
+            pass
+        client: MongoClient[Any] = MongoClient(url)
+        db = client["demo_twice"]
+        usernames = [u["username"] for u in db.users.find()]
+        assert sorted(usernames) == sorted(set(usernames))
+        assert set(usernames) == {"admin", "teller", "alice", "bob", "carol"}
+        assert db.accounts.count_documents({}) == 6
+        assert db.transactions.count_documents({}) == 8
+        client.close()
+    finally:
+        database.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "reason"),
+    [
+        ({"BANK_ENV": "production"}, (), "MONGODB_URL"),
+        ({"BANK_ENV": "production", "MONGODB_URL": "mongodb://x"}, (), "SECRET_KEY"),
+        ({"BANK_ENV": "production", "MONGODB_URL": "mongodb://x",
+          "SECRET_KEY": "BANK_SECRET_KEY_123"}, (), "SECRET_KEY"),
+        ({"BANK_ENV": "production", "MONGODB_URL": "mongodb://x", "SECRET_KEY": "s" * 40},
+         ("--demo",), "demo"),
+    ],
+)  # fmt: skip
+def test_production_refuses_to_start_with_one_line_reason(
+    env: dict[str, str], args: tuple[str, ...], reason: str, tmp_path: Path
+) -> None:
+    process = bank_server("serve", "--port", str(free_port()), "--data-dir", str(tmp_path),
+                          *args, env=env)  # fmt: skip
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert reason in lines[0]
+
+
+def test_db_refuses_a_second_process_on_the_same_data_dir(tmp_path: Path) -> None:
+    database = EmbeddedDatabase(tmp_path)
+    database.start()
+    try:
+        second = bank_server("db", "--port", "0", "--data-dir", str(tmp_path))
+        output, _ = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert "already served" in output
+    finally:
+        database.stop()
+
+
+def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> None:
+    with serving("--data-dir", str(tmp_path)) as (url, process):
+        lines: list[str] = []
+        deadline = time.monotonic() + 10
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "password:" in line:
+                break
+        match = re.search(r"Created admin 'admin' with password: (\S+)", "".join(lines))
+        assert match, lines
+        Api(url).login("admin", match.group(1))
+    with serving("--data-dir", str(tmp_path)) as (_url, process):
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        assert "Created admin" not in output
+
+
+def test_create_admin_uses_admin_password(tmp_path: Path, wire_db: EmbeddedDatabase) -> None:
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_admin_cli",
+           "ADMIN_PASSWORD": "boss-password-1"}  # fmt: skip
+    process = bank_server("create-admin", "--username", "Boss", env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "created admin 'boss'" in output
+    again = bank_server("create-admin", "--username", "boss", env=env)
+    output, _ = again.communicate(timeout=60)
+    assert again.returncode == 2
+    assert "taken" in output
+    with ServerProcess(
+        mongodb_url=wire_db.url, database_name="create_admin_cli", data_dir=tmp_path
+    ).start() as server:
+        boss = Api(server.url).login("boss", "boss-password-1")
+        assert expect(boss.get("/me"), 200)["role"] == "admin"
+
+
+def test_health_and_routes_answer_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    database = EmbeddedDatabase(tmp_path / "db")
+    url = database.start()
+    server = ServerProcess(
+        mongodb_url=url, database_name="gone", data_dir=tmp_path,
+        env={"DB_TIMEOUT_MS": "1000"},
+    ).start()  # fmt: skip
+    try:
+        admin = Api(server.url).tokens("admin", "admin-pass-123")
+        database.stop()
+        health = httpx.get(f"{server.url}/health", timeout=30)
+        assert health.status_code == 503
+        assert health.json()["database"] == "unavailable"
+        me = httpx.get(
+            f"{server.url}/me",
+            headers={"Authorization": f"Bearer {admin['access_token']}"},
+            timeout=30,
+        )
+        expect(me, 503, "service_unavailable")
+        assert "Traceback" not in me.text
+    finally:
+        server.stop()
+        database.stop()
