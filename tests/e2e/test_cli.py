@@ -26,7 +26,7 @@ def bank_server(*args: str, env: dict[str, str] | None = None, **kwargs: Any) ->
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BANK_", "MONGODB_"))}
     base.pop("SECRET_KEY", None)
     base.pop("ADMIN_PASSWORD", None)
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "server.cli", *args],
         cwd=ROOT,
         env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -67,7 +67,7 @@ def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str
 
 
 def children_of(pid: int) -> list[int]:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         ["/bin/ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     )
     return [int(line) for line in result.stdout.split()]
