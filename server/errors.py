@@ -132,6 +132,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from server.db import RetryTransaction, is_unlabelled_conflict
+
+        if isinstance(exc, RetryTransaction) or is_unlabelled_conflict(exc):
+            # Contention outlasted the retry window: nothing was written; the client may retry.
+            log.warning("gave up after write conflicts on %s %s", request.method, request.url.path)
+            return JSONResponse(
+                {"detail": "the bank is busy; nothing was changed, try again",
+                 "code": ErrorCode.SERVICE_UNAVAILABLE.value},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )  # fmt: skip
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
             {"detail": "internal error; it has been logged", "code": "internal_error"},
