@@ -75,6 +75,8 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
             self._owner: bytes | None = None
             self._owner_since = 0.0
             self._owner_command: dict[str, Any] | None = None
+            self._inflight = 0
+            self._starting = 0
 
         async def _until_free(self, key: bytes | None) -> None:
             # Called with the gate held: wait until no other session owns a transaction.
@@ -126,9 +128,18 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
                 return await super()._dispatch_wire_request(header, payload, connection=connection)
             key = _session_key(command)
             in_txn = command.get("autocommit") is False and key is not None
+            counted = False
             if in_txn and command.get("startTransaction"):
                 async with self._gate:
-                    await self._until_free(key)
+                    self._starting += 1
+                    try:
+                        await self._until_free(key)
+                        while self._inflight:  # commands already inside the engine
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._gate.wait(), timeout=1.0)
+                            await self._until_free(key)
+                    finally:
+                        self._starting -= 1
                     self._owner = key
                     self._owner_since = time.monotonic()
                     self._owner_command = {
@@ -138,9 +149,19 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
             elif not (in_txn and key == self._owner):
                 async with self._gate:
                     await self._until_free(key)
+                    while self._starting and self._owner is None:  # let waiting txns in
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._gate.wait(), timeout=1.0)
+                        await self._until_free(key)
+                    self._inflight += 1
+                    counted = True
             try:
                 return await super()._dispatch_wire_request(header, payload, connection=connection)
             finally:
+                if counted:
+                    async with self._gate:
+                        self._inflight -= 1
+                        self._gate.notify_all()
                 if in_txn and name in _TXN_END_COMMANDS:
                     await self._release(key)
 

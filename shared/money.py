@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -12,7 +13,8 @@ CENT = Decimal("0.01")
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000000.00")
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
-_AMOUNT_RE = re.compile(AMOUNT_PATTERN)
+# ASCII: `\d` alone would also match other scripts' digits ("١٠", "１０"), which Decimal reads.
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN, re.ASCII)
 
 SUPPORTED_CURRENCIES: tuple[str, ...] = (
     *("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD"),
@@ -32,11 +34,20 @@ def json_number_hook(text: str) -> JsonNumberLiteral:
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number this API accepts")
+    # A JSONDecodeError (a ValueError) makes FastAPI answer 422, where another error gives 400.
+    raise json.JSONDecodeError(f"{name} is not a number this API accepts", name, 0)
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:  # more digits than int() converts (sys.get_int_max_str_digits)
+        raise json.JSONDecodeError("integer has too many digits", text, 0) from exc
 
 
 JSON_LOADS_KWARGS: dict[str, Any] = {
     "parse_float": json_number_hook,
+    "parse_int": _parse_int,
     "parse_constant": _reject_constant,
 }
 
@@ -80,14 +91,19 @@ def parse_amount(value: object) -> Decimal:
     return amount
 
 
+def _cents(value: Decimal) -> Decimal:
+    cents = Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return cents.copy_abs() if cents.is_zero() else cents  # never "-0.00"
+
+
 def to_cents_str(value: Decimal) -> str:
     """Return the JSON form of money: a string with exactly two places."""
-    return format(Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN), "f")
+    return format(_cents(value), "f")
 
 
 def format_money(value: Decimal, currency: str | None = None) -> str:
     """Format money for people: thousands separators, two places, optional currency code."""
-    text = f"{Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN):,.2f}"
+    text = f"{_cents(value):,.2f}"
     return f"{text} {currency}" if currency else text
 
 

@@ -31,7 +31,12 @@ class DecimalJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = json.loads(body, **JSON_LOADS_KWARGS)
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                # FastAPI answers JSONDecodeError with 422; anything else would be a 400.
+                raise json.JSONDecodeError("body is not valid UTF-8", "", exc.start) from exc
+            self._json = json.loads(text, **JSON_LOADS_KWARGS)
         return self._json
 
 
