@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_NUMBER_RE = re.compile(r"^\d{10}$")
+# ASCII digits only: `\d` and int() also accept other scripts' digits ("٠١٩٥").
+_NUMBER_RE = re.compile(r"[0-9]{10}")
 
 
 def check_digits(base: str) -> str:
@@ -27,4 +28,8 @@ def is_valid_number(number: str) -> bool:
 
 def account_id_from_number(number: str) -> int | None:
     """Return the account id a valid number names, or None."""
-    return int(number[:8]) if is_valid_number(number) else None
+    if not is_valid_number(number):
+        return None
+    account_id = int(number[:8])
+    # "0000000098" passes the check, but no account has id 0.
+    return account_id or None

@@ -18,7 +18,7 @@ from server.services.context import Ctx
 from server.services.views import ListParams, account_public, from_raw
 from shared.account_number import account_id_from_number, account_number
 from shared.errors import ErrorCode
-from shared.money import SUPPORTED_CURRENCIES
+from shared.money import SUPPORTED_CURRENCIES, to_cents_str
 from shared.schemas.accounts import (
     AccountAdminUpdate,
     AccountCreate,
@@ -183,6 +183,13 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
         if data.account_type is not None and data.account_type != current.account_type:
             sets["account_type"] = data.account_type.value
         if data.overdraft_limit is not None and data.overdraft_limit != current.overdraft_limit:
+            if current.balance < -data.overdraft_limit:
+                # The ledger invariant: no balance below -overdraft_limit, ever.
+                raise conflict(
+                    ErrorCode.INSUFFICIENT_FUNDS,
+                    f"the balance {to_cents_str(current.balance)} is below the new overdraft "
+                    f"limit; bring it to at least -{to_cents_str(data.overdraft_limit)} first",
+                )
             sets["overdraft_limit"] = _money_setting(data.overdraft_limit)
         limit = data.daily_withdrawal_limit
         if "daily_withdrawal_limit" in given and limit != current.daily_withdrawal_limit:

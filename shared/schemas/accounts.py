@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.money import Money, MoneyLimit
 from shared.schemas.common import AccountStatus, AccountType, RequestModel, Timestamp
@@ -38,13 +39,22 @@ class AccountUpdate(RequestModel):
 class AccountAdminUpdate(RequestModel):
     """What an admin may change; `version` guards against lost updates."""
 
-    status: AccountStatus | None = None
-    account_type: AccountType | None = None
-    overdraft_limit: MoneyLimit | None = None
+    # Omitted means "leave as is"; only the daily limit may be set to null (no limit).
+    status: AccountStatus | SkipJsonSchema[None] = None
+    account_type: AccountType | SkipJsonSchema[None] = None
+    overdraft_limit: MoneyLimit | SkipJsonSchema[None] = None
     daily_withdrawal_limit: MoneyLimit | None = Field(
         default=None, description="null removes the limit"
     )
     version: int | None = Field(default=None, ge=1)
+
+    @field_validator("status", "account_type", "overdraft_limit")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for values the request gave: an explicit null is an error, not a no-op.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
 
 class AccountPublic(BaseModel):
