@@ -145,7 +145,8 @@ def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Any]:
         url,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
+        # A busy embedded database accepts connections late; a refused one fails at once.
+        connectTimeoutMS=max(timeout_ms, 20_000),
         uuidRepresentation="standard",
         maxPoolSize=50,
     )
