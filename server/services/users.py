@@ -178,6 +178,13 @@ def _allowed_fields(ctx: Ctx, target: User) -> frozenset[str]:
     return frozenset()
 
 
+def _check_allowed(ctx: Ctx, target: User, changes: set[str]) -> None:
+    """Answer 403 naming the fields the caller may not change on this target."""
+    refused = changes - _allowed_fields(ctx, target)
+    if refused:
+        raise forbidden("you may not change: " + ", ".join(sorted(refused)))
+
+
 async def _guard_last_admin(ctx: Ctx, target: User, session: AsyncClientSession) -> None:
     """Refuse a change that leaves no active admin; the guard write serializes such changes."""
     await ctx.db.next_id("admin_guard", session=session)
@@ -196,9 +203,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
     target = await visible_user(ctx, user_id)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
     changes = given - {"current_password"}
-    refused = changes - _allowed_fields(ctx, target)
-    if refused:
-        raise forbidden("you may not change: " + ", ".join(sorted(refused)))
+    _check_allowed(ctx, target, changes)
     if "password" in changes and not ctx.is_admin:
         ok = data.current_password is not None and await asyncio.to_thread(
             verify_password, data.current_password, target.password_hash
@@ -216,6 +221,11 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
         if raw is None:
             raise not_found("user not found")
         current = from_raw(User, raw)
+        # Check again on the version this transaction writes: the target's role may have
+        # changed since it was read (a customer promoted to staff is no longer a teller's).
+        if not can_see_user(ctx, current):
+            raise not_found("user not found")
+        _check_allowed(ctx, current, changes)
         sets: dict[str, Any] = {}
         for name in ("full_name", "email", "role", "is_active"):
             value = getattr(data, name)
@@ -267,10 +277,15 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
 
 async def delete_user(ctx: Ctx, user_id: int) -> None:
     """Soft-delete a user and close their zero-balance accounts, or refuse with the reason."""
-    target = await visible_user(ctx, user_id)
+    await visible_user(ctx, user_id)
     accounts = Account.get_pymongo_collection()
 
     async def body(session: AsyncClientSession) -> None:
+        # Read the target inside the transaction, so the last-admin guard sees its role now.
+        stored = await _users().find_one({"_id": user_id, "deleted_at": None}, session=session)
+        if stored is None:
+            raise not_found("user not found")
+        target = from_raw(User, stored)
         open_accounts = [
             raw async for raw in accounts.find(
                 {"owner_id": user_id, "status": {"$ne": AccountStatus.CLOSED.value}},
