@@ -24,11 +24,11 @@ class ApiError(Exception):
         self,
         status: int,
         code: ErrorCode,
-        detail: str,
+        detail: str | list[dict[str, Any]],
         *,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(str(detail))
         self.status = status
         self.code = code
         self.detail = detail
@@ -55,8 +55,15 @@ def conflict(code: ErrorCode, detail: str) -> ApiError:
 
 
 def unprocessable(code: ErrorCode, detail: str) -> ApiError:
-    """Return a 422 with a specific code."""
+    """Return a 422 with a specific code (not `validation_error`: see `invalid_field`)."""
     return ApiError(422, code, detail)
+
+
+def invalid_field(location: str, field: str, message: str, value: Any = None) -> ApiError:
+    """Return a 422 `validation_error` in FastAPI's list shape, for a rule a schema cannot hold."""
+    item = {"type": "value_error", "loc": [location, field], "msg": message,
+            "input": _safe_input(value)}  # fmt: skip
+    return ApiError(422, ErrorCode.VALIDATION_ERROR, [item])
 
 
 _STATUS_CODES = {

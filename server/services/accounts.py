@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account, User, to_mongo
-from server.errors import conflict, forbidden, not_found, unprocessable
+from server.errors import conflict, forbidden, invalid_field, not_found, unprocessable
 from server.services import audit
 from server.services.audit import Action
 from server.services.context import Ctx
@@ -59,7 +59,9 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
         )
     if ctx.is_staff:
         if data.owner_id is None:
-            raise unprocessable(ErrorCode.VALIDATION_ERROR, "owner_id is required for staff")
+            raise invalid_field(
+                "body", "owner_id", "owner_id is required when staff open an account"
+            )
         owner = await User.get(data.owner_id)
         if owner is None or owner.deleted_at is not None:
             raise not_found("owner not found")
@@ -159,8 +161,8 @@ def _money_setting(value: Decimal | None) -> Decimal128 | None:
 async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> AccountPublic:
     """Change an account's status, type or limits, guarded by its `version`."""
     if data.status is AccountStatus.CLOSED:
-        raise unprocessable(
-            ErrorCode.VALIDATION_ERROR, "close an account with DELETE /accounts/{id}"
+        raise invalid_field(
+            "body", "status", "close an account with DELETE /accounts/{id}", "closed"
         )
     await visible_account(ctx, account_id)
     given = data.model_fields_set - {"version"}

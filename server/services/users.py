@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.documents import Account, User, to_mongo
-from server.errors import ApiError, conflict, forbidden, not_found
+from server.errors import conflict, forbidden, invalid_field, not_found
 from server.security import hash_password, verify_password
 from server.services import audit
 from server.services.audit import Action
@@ -211,7 +211,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
         if not ok:
             raise forbidden("current_password is missing or wrong")
     if data.password is not None and data.password.lower() == target.username:
-        raise ApiError(422, ErrorCode.VALIDATION_ERROR, "password must not equal the username")
+        raise invalid_field("body", "password", "password must not equal the username")
     new_hash = (
         await asyncio.to_thread(hash_password, data.password) if data.password is not None else None
     )

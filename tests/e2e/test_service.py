@@ -71,3 +71,18 @@ def test_malformed_json_is_a_validation_error(anon: Api) -> None:
         "/users", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     expect(response, 422, "validation_error")
+
+
+def test_rule_based_validation_errors_keep_the_list_shape(admin: Api) -> None:
+    body = expect(admin.post("/accounts", json={"account_type": "checking"}), 422)
+    assert body["code"] == "validation_error"
+    assert isinstance(body["detail"], list)
+    assert body["detail"][0]["loc"] == ["body", "owner_id"]
+    user = expect(
+        admin.post("/users", json={"username": "samepw1x", "password": "other-pass-1",
+                                   "full_name": "Same Pw", "email": "s@example.com"}),
+        201,
+    )  # fmt: skip
+    refused = expect(admin.put(f"/users/{user['id']}", json={"password": "SAMEPW1X"}), 422)
+    assert refused["code"] == "validation_error"
+    assert refused["detail"][0]["loc"] == ["body", "password"]
