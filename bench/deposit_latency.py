@@ -41,8 +41,9 @@ def main() -> int:
                                               "full_name": "Bench User",
                                               "email": "b@example.com"}).json()  # fmt: skip
             accounts = [
-                admin.post("/accounts", json={"account_type": "checking",
-                                              "owner_id": user["id"]}).json()["id"]  # fmt: skip
+                admin.post(
+                    "/accounts", json={"account_type": "checking", "owner_id": user["id"]}
+                ).json()["id"]
                 for _ in range(10)
             ]
             entries = 0
