@@ -70,6 +70,9 @@ def main() -> int:
                         "fill_rate_per_s": round((size - (entries - SAMPLES - size)) / fill_seconds
                                                  if fill_seconds else 0, 1),
                     }  # fmt: skip
+        except Exception:
+            print(server.log(), file=sys.stderr)
+            raise
         finally:
             server.stop()
             database.stop()

@@ -124,6 +124,8 @@ def test_conflict_recognition_is_narrow() -> None:
     assert not is_unlabelled_conflict(OperationFailure("something else"))
     assert not is_unlabelled_conflict(ValueError("Write conflict during transaction commit"))
     assert is_unlabelled_conflict(OperationFailure("Write conflict during transaction commit"))
+    assert is_unlabelled_conflict(OperationFailure("database is locked"))
+    assert not is_unlabelled_conflict(OperationFailure("database is locked", code=11600))
 
 
 async def test_gate_lets_other_sessions_wait_instead_of_failing(tmp_path: Path) -> None:
