@@ -141,7 +141,9 @@ StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.ADMIN))]
 AdminCtx = Annotated[Ctx, Depends(require_roles(Role.ADMIN))]
 
 
-def list_params(sort_fields: type[StrEnum]) -> Callable[..., ListParams]:
+def list_params(
+    sort_fields: type[StrEnum], default_order: SortOrder = SortOrder.ASC
+) -> Callable[..., ListParams]:
     """Build the skip/limit/sort/order dependency of a list route."""
     default_sort = sort_fields("id")
 
@@ -149,7 +151,7 @@ def list_params(sort_fields: type[StrEnum]) -> Callable[..., ListParams]:
         skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         sort: Annotated[sort_fields, Query(description="sort field")] = default_sort,  # type: ignore[valid-type]
-        order: Annotated[SortOrder, Query()] = SortOrder.ASC,
+        order: Annotated[SortOrder, Query()] = default_order,
     ) -> ListParams:
         return ListParams(skip=skip, limit=limit, sort=str(sort), order=order)
 

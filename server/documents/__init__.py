@@ -108,6 +108,50 @@ class LedgerEntry(Document):
         ]
 
 
+class Transfer(Document):
+    """A transfer between two accounts; its two ledger legs carry its id."""
+
+    id: int  # type: ignore[assignment]
+    from_account_id: int
+    to_account_id: int
+    from_number: str
+    to_number: str
+    amount: DecimalAnnotation
+    currency: str
+    description: str | None = None
+    performed_by: int | None = None
+    created_at: datetime = Field(default_factory=now_ms)
+
+    class Settings:
+        name = "transfers"
+        indexes = [
+            IndexModel([("from_account_id", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel([("to_account_id", ASCENDING), ("_id", DESCENDING)]),
+        ]
+
+
+class IdempotencyRecord(Document):
+    """A client's Idempotency-Key: claimed while its request runs, then its stored answer.
+
+    `_id` is "<user id>:<sha256 of the key>", so a key is scoped to its user.
+    """
+
+    id: str  # type: ignore[assignment]
+    user_id: int
+    fingerprint: str
+    state: str = "pending"  # pending | done
+    claim: str | None = None
+    claimed_at: datetime = Field(default_factory=now_ms)
+    status: int | None = None
+    body: dict[str, Any] | None = None
+    created_at: datetime = Field(default_factory=now_ms)
+    expires_at: datetime
+
+    class Settings:
+        name = "idempotency_keys"
+        indexes = [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)]
+
+
 class LoginSession(Document):
     """One login: every token carries its `sid`; revoking it ends them all."""
 
@@ -169,6 +213,8 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     User,
     Account,
     LedgerEntry,
+    Transfer,
+    IdempotencyRecord,
     LoginSession,
     AuditEvent,
     DemoSeed,

@@ -20,17 +20,24 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.config import Settings
 from server.db import RetryTransaction
-from server.documents import Account, LedgerEntry, to_mongo
-from server.errors import ApiError, conflict, forbidden
+from server.documents import Account, LedgerEntry, Transfer, to_mongo
+from server.errors import ApiError, conflict, forbidden, not_found, unprocessable
 from server.services import audit
 from server.services.accounts import visible_account
 from server.services.audit import Action
 from server.services.context import Ctx
-from server.services.views import entry_public, from_raw
+from server.services.idempotency import Claim
+from server.services.views import entry_public
+from shared.account_number import account_id_from_number
 from shared.errors import ErrorCode
 from shared.money import to_cents_str
 from shared.schemas.common import AccountStatus, now_ms
-from shared.schemas.transactions import TransactionPublic, TransactionType
+from shared.schemas.transactions import (
+    TransactionPublic,
+    TransactionType,
+    TransferCreate,
+    TransferPublic,
+)
 
 _ACTIONS = {
     TransactionType.DEPOSIT: Action.MONEY_DEPOSIT,
@@ -141,6 +148,7 @@ async def cash_movement(
     kind: TransactionType,
     amount: Decimal,
     description: str | None,
+    claim: Claim | None = None,
 ) -> TransactionPublic:
     """Deposit or withdraw cash: one transaction with the balance, the entry and the event."""
     account = await visible_account(ctx, account_id)
@@ -149,7 +157,7 @@ async def cash_movement(
     request = EntryRequest(account_id=account_id, type=kind, amount=amount, description=description)
     action = _ACTIONS[kind]
 
-    async def body(session: AsyncClientSession) -> LedgerEntry:
+    async def body(session: AsyncClientSession) -> TransactionPublic:
         entry = await _post_entry(ctx, request, session)
         await audit.record(
             ctx, action=action, session=session, target_type="account", target_id=account_id,
@@ -157,28 +165,145 @@ async def cash_movement(
                      "currency": entry.currency,
                      "balance_after": to_cents_str(entry.balance_after)},
         )  # fmt: skip
-        return entry
+        public = entry_public(entry)
+        if claim is not None:
+            await claim.complete(session, 201, public.model_dump(mode="json"))
+        return public
 
     try:
-        entry = await ctx.db.transaction(body)
+        return await ctx.db.transaction(body)
     except ApiError as refusal:
-        if refusal.status == 409:
-            await record_refusal(ctx, action=action, account_id=account_id, error=refusal,
-                                 details={"amount": to_cents_str(amount)})  # fmt: skip
+        if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
+            await record_refusal(
+                ctx, action=action, target_type="account", target_id=account_id,
+                error=refusal, details={"amount": to_cents_str(amount)}, claim=claim,
+            )  # fmt: skip
         raise
-    return entry_public(entry)
 
 
 async def record_refusal(
-    ctx: Ctx, *, action: str, account_id: int, error: ApiError, details: dict[str, Any]
+    ctx: Ctx,
+    *,
+    action: str,
+    target_type: str,
+    target_id: int,
+    error: ApiError,
+    details: dict[str, Any],
+    claim: Claim | None = None,
 ) -> None:
-    """Write the `refused` event of a movement that was turned down."""
-    await ctx.db.transaction(
-        lambda s: audit.record(
-            ctx, action=action, session=s, target_type="account", target_id=account_id,
+    """Write the `refused` event of a movement that was turned down (and store its answer)."""
+
+    async def body(session: AsyncClientSession) -> None:
+        await audit.record(
+            ctx, action=action, session=session, target_type=target_type, target_id=target_id,
             outcome="refused", code=error.code.value, details=details,
-        )
+        )  # fmt: skip
+        if claim is not None:
+            await claim.complete(session, error.status, error.body())
+
+    await ctx.db.transaction(body)
+
+
+async def _destination(data: TransferCreate) -> Account:
+    if data.to_account_id is not None:
+        account = await Account.get(data.to_account_id)
+    else:
+        assert data.to_account_number is not None
+        account_id = account_id_from_number(data.to_account_number)
+        account = await Account.get(account_id) if account_id is not None else None
+        if account is not None and account.number != data.to_account_number:
+            account = None
+    if account is None:
+        raise not_found("the destination account does not exist")
+    return account
+
+
+async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None) -> TransferPublic:
+    """Move money between two accounts of one currency in a single transaction."""
+    source = await visible_account(ctx, data.from_account_id)
+    if not ctx.is_staff and (ctx.actor is None or source.owner_id != ctx.actor.id):
+        raise forbidden("only the owner of the source account may transfer from it")
+    destination = await _destination(data)
+    if destination.id == source.id:
+        raise unprocessable(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
+    details = {"amount": to_cents_str(data.amount), "from_account_id": source.id,
+               "to_account_id": destination.id}  # fmt: skip
+
+    async def body(session: AsyncClientSession) -> TransferPublic:
+        accounts = Account.get_pymongo_collection()
+        ends = {raw["_id"]: raw async for raw in accounts.find(
+            {"_id": {"$in": [source.id, destination.id]}}, session=session)}  # fmt: skip
+        for end in (source.id, destination.id):
+            if ends[end]["status"] != AccountStatus.ACTIVE.value:
+                side = "source" if end == source.id else "destination"
+                raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE,
+                               f"the {side} account is {ends[end]['status']}")  # fmt: skip
+        if ends[source.id]["currency"] != ends[destination.id]["currency"]:
+            raise conflict(
+                ErrorCode.CURRENCY_MISMATCH,
+                f"the accounts hold different currencies ({ends[source.id]['currency']} "
+                f"and {ends[destination.id]['currency']})",
+            )
+        transfer_id = await ctx.db.next_id("transfers", session=session)
+        out = await _post_entry(ctx, EntryRequest(
+            account_id=source.id, type=TransactionType.TRANSFER_OUT, amount=data.amount,
+            description=data.description, transfer_id=transfer_id,
+            counterparty_number=destination.number), session)  # fmt: skip
+        await _post_entry(ctx, EntryRequest(
+            account_id=destination.id, type=TransactionType.TRANSFER_IN, amount=data.amount,
+            description=data.description, transfer_id=transfer_id,
+            counterparty_number=source.number), session)  # fmt: skip
+        record = Transfer(
+            id=transfer_id, from_account_id=source.id, to_account_id=destination.id,
+            from_number=source.number, to_number=destination.number, amount=data.amount,
+            currency=out.currency, description=data.description, performed_by=ctx.actor_id,
+            created_at=out.created_at,
+        )  # fmt: skip
+        await Transfer.get_pymongo_collection().insert_one(to_mongo(record), session=session)
+        await audit.record(
+            ctx, action=Action.MONEY_TRANSFER, session=session, target_type="transfer",
+            target_id=transfer_id, details={**details, "currency": out.currency},
+        )  # fmt: skip
+        public = transfer_public(record)
+        if claim is not None:
+            await claim.complete(session, 201, public.model_dump(mode="json"))
+        return public
+
+    try:
+        return await ctx.db.transaction(body)
+    except ApiError as refusal:
+        if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
+            await record_refusal(
+                ctx, action=Action.MONEY_TRANSFER, target_type="account", target_id=source.id,
+                error=refusal, details=details, claim=claim,
+            )  # fmt: skip
+        raise
+
+
+def transfer_public(record: Transfer) -> TransferPublic:
+    """Return the API view of a transfer."""
+    return TransferPublic(
+        id=record.id, from_account_id=record.from_account_id, to_account_id=record.to_account_id,
+        from_number=record.from_number, to_number=record.to_number, amount=record.amount,
+        description=record.description, performed_by=record.performed_by,
+        created_at=record.created_at,
     )  # fmt: skip
 
 
-__all__ = ["EntryRequest", "cash_movement", "from_raw", "record_refusal", "utc_day"]
+async def get_transfer(ctx: Ctx, transfer_id: int) -> TransferPublic:
+    """Return a transfer to staff or to the owner of either side; 404 to anyone else."""
+    assert ctx.actor is not None
+    record = await Transfer.get(transfer_id)
+    if record is None:
+        raise not_found("transfer not found")
+    if not ctx.is_staff:
+        owners = {
+            raw["owner_id"]
+            async for raw in Account.get_pymongo_collection().find(
+                {"_id": {"$in": [record.from_account_id, record.to_account_id]}},
+                projection={"owner_id": 1},
+            )
+        }
+        if ctx.actor.id not in owners:
+            raise not_found("transfer not found")
+    return transfer_public(record)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from shared.money import Amount, Money
 from shared.schemas.common import RequestModel, Timestamp
@@ -49,3 +49,48 @@ class TransactionPublic(BaseModel):
     counterparty_number: str | None
     performed_by: int | None
     created_at: Timestamp
+
+
+class TransferCreate(RequestModel):
+    """Body of a transfer: the destination by id or by number, never both."""
+
+    from_account_id: int = Field(ge=1, le=2**62)
+    to_account_id: int | None = Field(default=None, ge=1, le=2**62)
+    to_account_number: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    amount: Amount
+    description: Description = None
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Self:
+        if (self.to_account_id is None) == (self.to_account_number is None):
+            raise ValueError("give exactly one of to_account_id and to_account_number")
+        return self
+
+
+class TransferPublic(BaseModel):
+    """A transfer between two accounts, as the API shows it."""
+
+    id: int
+    from_account_id: int
+    to_account_id: int
+    from_number: str
+    to_number: str
+    amount: Money
+    description: str | None
+    performed_by: int | None
+    created_at: Timestamp
+
+
+class TransactionSort(StrEnum):
+    """Fields an account's history may be sorted by."""
+
+    ID = "id"
+    CREATED_AT = "created_at"
+    AMOUNT = "amount"
+
+
+class StatementFormat(StrEnum):
+    """File formats of a statement."""
+
+    CSV = "csv"
+    PDF = "pdf"

@@ -1,0 +1,170 @@
+"""Idempotency-Key: one answer per (user, key), written in the movement's own transaction.
+
+1. The key is claimed (a `pending` record with a random claim token) before the movement runs.
+2. The movement's transaction turns the claim into the stored answer with a conditional
+   update on the claim token, so the money and the stored answer commit together, and a
+   request whose claim lapsed (30 s) and was taken over can never commit a second movement.
+3. A 409 refusal is stored in the transaction that records the refusal. Other failures
+   (403, 404, 422, 5xx) release the claim so a corrected retry can run.
+4. A retry with the same fingerprint gets the stored status and body back with
+   `Idempotent-Replayed: true`; a different fingerprint answers 422; a retry while the
+   first request still holds a live claim answers 409 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from server.documents import IdempotencyRecord
+from server.errors import ApiError, conflict, unprocessable
+from server.services.context import Ctx
+from shared.errors import ErrorCode
+from shared.schemas.common import now_ms
+
+CLAIM_SECONDS = 30
+RETENTION = timedelta(hours=48)
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _records() -> Any:
+    return IdempotencyRecord.get_pymongo_collection()
+
+
+def check_key(key: str) -> str:
+    """Return a valid key (1-255 visible ASCII characters) or answer 422."""
+    if not 1 <= len(key) <= 255 or not all(0x21 <= ord(ch) <= 0x7E for ch in key):
+        raise unprocessable(
+            ErrorCode.INVALID_IDEMPOTENCY_KEY,
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    """Hash the method, the path and the canonical body (`10` and `"10.00"` are the same)."""
+    canonical = json.dumps(
+        {"method": method.upper(), "path": path.rstrip("/") or "/", "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored answer of an earlier request with the same key and fingerprint."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request's hold on a key; `complete` stores the answer inside a transaction."""
+
+    record_id: str
+    token: str
+
+    async def complete(self, session: AsyncClientSession, status: int, body: Any) -> None:
+        """Store the answer in the caller's transaction, or refuse if the claim was lost."""
+        result = await _records().update_one(
+            {"_id": self.record_id, "state": "pending", "claim": self.token},
+            {"$set": {"state": "done", "status": status, "body": body, "claim": None}},
+            session=session,
+        )
+        if result.modified_count != 1:
+            # Our claim lapsed and another request took the key over: it decides.
+            raise key_in_use()
+
+    async def release(self) -> None:
+        """Give the key back after an answer that is not stored (4xx other than 409, 5xx)."""
+        await _records().delete_one({"_id": self.record_id, "state": "pending",
+                                     "claim": self.token})  # fmt: skip
+
+
+def key_in_use() -> ApiError:
+    """Return the 409 for a key whose first request is still running."""
+    return ApiError(
+        409,
+        ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+        "a request with this Idempotency-Key is still running; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def claim(ctx: Ctx, key: str, print_: str) -> Claim | Replay:
+    """Claim a key for this request, or return the stored answer to replay."""
+    assert ctx.actor is not None
+    record_id = f"{ctx.actor.id}:{hashlib.sha256(key.encode()).hexdigest()}"
+    for _attempt in range(5):
+        now = now_ms()
+        token = secrets.token_hex(12)
+        existing = await _records().find_one({"_id": record_id})
+        if existing is None:
+            try:
+                await _records().insert_one({
+                    "_id": record_id, "user_id": ctx.actor.id, "fingerprint": print_,
+                    "state": "pending", "claim": token, "claimed_at": now, "status": None,
+                    "body": None, "created_at": now, "expires_at": now + RETENTION,
+                })  # fmt: skip
+            except DuplicateKeyError:
+                continue  # a concurrent request claimed it first: look again
+            return Claim(record_id, token)
+        if existing["fingerprint"] != print_:
+            raise unprocessable(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "this Idempotency-Key was used for a different request",
+            )
+        if existing["state"] == "done":
+            return Replay(int(existing["status"]), dict(existing["body"]))
+        if existing["claimed_at"] > now - timedelta(seconds=CLAIM_SECONDS):
+            raise key_in_use()
+        taken = await _records().update_one(
+            {"_id": record_id, "state": "pending", "claim": existing["claim"]},
+            {"$set": {"claim": token, "claimed_at": now}},
+        )
+        if taken.modified_count == 1:
+            return Claim(record_id, token)
+    raise key_in_use()
+
+
+type Run = Callable[[Claim | None], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+async def run_idempotent(
+    ctx: Ctx, key: str | None, print_: str, run: Run
+) -> tuple[int, dict[str, Any], bool]:
+    """Run a movement under an optional key; return (status, body, replayed)."""
+    if key is None:
+        status, body = await run(None)
+        return status, body, False
+    outcome = await claim(ctx, check_key(key), print_)
+    if isinstance(outcome, Replay):
+        return outcome.status, outcome.body, True
+    try:
+        status, body = await run(outcome)
+    except ApiError as error:
+        if not (error.status == 409 and error.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE):
+            await outcome.release()
+        raise
+    except BaseException:
+        await outcome.release()
+        raise
+    return status, body, False
+
+
+def refusal_body(error: ApiError) -> dict[str, Any]:
+    """Return the stored body of a refused movement."""
+    return error.body()
+
+
+__all__ = ["Claim", "Replay", "claim", "conflict", "fingerprint", "run_idempotent"]
