@@ -37,6 +37,12 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.deposit_latency
+	$(BIN)/python -m bench.workload
+
+# The long form of the bank workload and crash tests (the suite runs 20 s each).
+soak: $(STAMP)
+	WORKLOAD_SECONDS=$${WORKLOAD_SECONDS:-120} WORKLOAD_CLIENTS=$${WORKLOAD_CLIENTS:-32} \
+		$(BIN)/python -m pytest -q -s tests/e2e/test_bank_workload.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

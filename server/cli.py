@@ -70,6 +70,7 @@ def _db(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         engine=args.engine,
         watch_parent=args.watch_parent,
+        txn_lifetime=args.txn_lifetime,
     )
 
 
@@ -160,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--data-dir", help="folder of the SQLite file (default: DATA_DIR/db)")
     db.add_argument("--engine", choices=("sqlite", "memory"), default="sqlite")
     db.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
+    db.add_argument(
+        "--txn-lifetime",
+        type=float,
+        default=60.0,
+        help="abort a transaction left open this many seconds by a client that died",
+    )
     db.set_defaults(handler=_db)
 
     admin = commands.add_parser("create-admin", help="create an admin user")

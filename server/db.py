@@ -183,10 +183,20 @@ async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
 class EmbeddedDatabase:
     """A `bank-server db` child process on a free loopback port."""
 
-    def __init__(self, data_dir: Path, *, engine: str = "sqlite", host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        engine: str = "sqlite",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        txn_lifetime: float | None = None,
+    ):
         self.data_dir = data_dir
         self.engine = engine
         self.host = host
+        self.port = port
+        self.txn_lifetime = txn_lifetime
         self.process: subprocess.Popen[str] | None = None
         self.address: str | None = None
 
@@ -202,9 +212,11 @@ class EmbeddedDatabase:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "server.cli", "db",
-            "--host", self.host, "--port", "0",
+            "--host", self.host, "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--engine", self.engine, "--watch-parent",
         ]  # fmt: skip
+        if self.txn_lifetime is not None:
+            command += ["--txn-lifetime", str(self.txn_lifetime)]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,
             stdout=subprocess.PIPE,
@@ -231,7 +243,15 @@ class EmbeddedDatabase:
                 self.stop()
                 raise RuntimeError("the embedded database did not start: " + "".join(lines).strip())
         self.address = lines[-1][len(READY_PREFIX) :].strip()
+        self.port = int(self.address.rsplit(":", 1)[1])  # a restart reuses the port
         return self.url
+
+    def kill(self) -> None:
+        """Kill the child with SIGKILL, as a crash would."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the child (SIGTERM, then SIGKILL)."""

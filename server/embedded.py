@@ -64,7 +64,9 @@ def _session_key(command: dict[str, Any]) -> bytes | None:
     return None
 
 
-def make_gated_server(engine: Any, host: str, port: int) -> Any:
+def make_gated_server(
+    engine: Any, host: str, port: int, txn_lifetime: float = TXN_LIFETIME_SECONDS
+) -> Any:
     """Build a wire server whose transactions exclude every other session's commands."""
     from mongoeco.wire import AsyncMongoEcoProxyServer
 
@@ -81,7 +83,7 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
         async def _until_free(self, key: bytes | None) -> None:
             # Called with the gate held: wait until no other session owns a transaction.
             while self._owner is not None and self._owner != key:
-                remaining = self._owner_since + TXN_LIFETIME_SECONDS - time.monotonic()
+                remaining = self._owner_since + txn_lifetime - time.monotonic()
                 if remaining <= 0:
                     await self._abort_lapsed()
                     continue
@@ -91,7 +93,7 @@ def make_gated_server(engine: Any, host: str, port: int) -> Any:
         async def _abort_lapsed(self) -> None:
             # Called with the gate held: end the stale transaction in the engine.
             stale = self._owner_command or {}
-            log.warning("aborting a transaction open for over %ss", TXN_LIFETIME_SECONDS)
+            log.warning("aborting a transaction open for over %ss", txn_lifetime)
             with contextlib.suppress(Exception):
                 await self._executor.execute_prepared(
                     self._executor._build_request_context(
@@ -199,7 +201,13 @@ class DataDirLock:
 
 
 async def serve_database(
-    *, host: str, port: int, data_dir: Path, engine: str = "sqlite", watch_parent: bool = False
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    engine: str = "sqlite",
+    watch_parent: bool = False,
+    txn_lifetime: float = TXN_LIFETIME_SECONDS,
 ) -> None:
     """Run the wire server until SIGTERM/SIGINT (or until the parent process dies)."""
     from mongoeco.engines import SQLiteEngine
@@ -211,7 +219,7 @@ async def serve_database(
         storage: Any = SQLiteEngine(path=str(data_dir / "bank.sqlite"))
     else:
         storage = None
-    server = make_gated_server(storage, host, port)
+    server = make_gated_server(storage, host, port, txn_lifetime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -233,14 +241,25 @@ async def serve_database(
 
 
 def run_database(
-    *, host: str, port: int, data_dir: Path, engine: str = "sqlite", watch_parent: bool = False
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    engine: str = "sqlite",
+    watch_parent: bool = False,
+    txn_lifetime: float = TXN_LIFETIME_SECONDS,
 ) -> int:
     """Entry point of `bank-server db`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(
             serve_database(
-                host=host, port=port, data_dir=data_dir, engine=engine, watch_parent=watch_parent
+                host=host,
+                port=port,
+                data_dir=data_dir,
+                engine=engine,
+                watch_parent=watch_parent,
+                txn_lifetime=txn_lifetime,
             )
         )
     except RuntimeError as exc:

@@ -1,0 +1,282 @@
+"""The bank workload (after Jepsen's `bank`): concurrent clients moving money, then invariants.
+
+Each client repeatedly picks a random deposit, withdrawal or transfer, gives it a fresh
+Idempotency-Key (also written into the description, so the ledger shows which key moved
+money), and sends it to a random server. An unknown outcome — timeout, connection error,
+5xx, 409 `idempotency_key_in_use` — is retried with the same key until a final answer comes.
+At quiescence `check_invariants` compares the database with what the clients were told.
+Used by the test suite (short form), `make soak` (long form) and `make bench`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
+MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
+
+
+@dataclass
+class Outcome:
+    """What a client was finally told about one movement."""
+
+    key: str
+    kind: str
+    amount: Decimal
+    account_id: int
+    to_account_id: int | None
+    status: int
+    code: str | None
+    attempts: int
+    latency_ms: float
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WorkloadResult:
+    """Every outcome, plus what went wrong on the way."""
+
+    outcomes: list[Outcome]
+    seconds: float
+    server_errors: Counter[int] = field(default_factory=Counter)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+    unresolved: list[str] = field(default_factory=list)
+
+    @property
+    def committed(self) -> list[Outcome]:
+        """The movements the bank confirmed."""
+        return [o for o in self.outcomes if o.status == 201]
+
+    def committed_per_second(self) -> float:
+        """Confirmed movements per second of workload."""
+        return len(self.committed) / self.seconds if self.seconds else 0.0
+
+    def latency_ms(self, q: float) -> float:
+        """A latency percentile of confirmed movements (first attempt to final answer)."""
+        values = sorted(o.latency_ms for o in self.committed)
+        if not values:
+            return 0.0
+        return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+    def net_cash(self) -> Decimal:
+        """Deposits minus withdrawals the clients were told about."""
+        total = Decimal("0.00")
+        for outcome in self.committed:
+            if outcome.kind == "deposit":
+                total += outcome.amount
+            elif outcome.kind == "withdraw":
+                total -= outcome.amount
+        return total
+
+    def summary(self) -> dict[str, Any]:
+        """Figures to print."""
+        kinds = Counter((o.kind, o.status) for o in self.outcomes)
+        return {
+            "movements": len(self.outcomes),
+            "committed": len(self.committed),
+            "committed_per_s": round(self.committed_per_second(), 1),
+            "p50_ms": round(self.latency_ms(0.5), 1),
+            "p99_ms": round(self.latency_ms(0.99), 1),
+            "mean_attempts": round(statistics.fmean(o.attempts for o in self.outcomes), 2)
+            if self.outcomes
+            else 0,
+            "by_kind_status": {f"{k}:{s}": n for (k, s), n in sorted(kinds.items())},
+            "server_errors": dict(self.server_errors),
+            "transport_errors": dict(self.transport_errors),
+            "unresolved": len(self.unresolved),
+        }
+
+
+async def _send_until_final(
+    clients: Sequence[httpx.AsyncClient],
+    rng: random.Random,
+    path: str,
+    body: dict[str, Any],
+    key: str,
+    result: WorkloadResult,
+    give_up_at: float,
+) -> tuple[int, dict[str, Any], int]:
+    attempts = 0
+    delay = 0.05
+    while True:
+        attempts += 1
+        client = rng.choice(clients)
+        try:
+            response = await client.post(path, json=body, headers={"Idempotency-Key": key})
+        except httpx.HTTPError as error:
+            result.transport_errors[type(error).__name__] += 1
+        else:
+            status = response.status_code
+            payload = response.json() if response.content else {}
+            if status in UNKNOWN_STATUSES:
+                result.server_errors[status] += 1
+            elif status == 409 and payload.get("code") == "idempotency_key_in_use":
+                pass
+            else:
+                return status, payload, attempts
+        if time.monotonic() > give_up_at:
+            result.unresolved.append(key)
+            return 0, {}, attempts
+        await asyncio.sleep(delay * (0.5 + rng.random()))
+        delay = min(delay * 2, 1.0)
+
+
+async def run_workload(
+    urls: Sequence[str],
+    token: str,
+    accounts: Sequence[int],
+    *,
+    clients: int = 16,
+    seconds: float = 20.0,
+    seed: int = 1,
+    settle_seconds: float = 90.0,
+    timeout: float = 10.0,
+) -> WorkloadResult:
+    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle."""
+    result = WorkloadResult(outcomes=[], seconds=seconds)
+    headers = {"Authorization": f"Bearer {token}"}
+    http = [
+        httpx.AsyncClient(
+            base_url=url,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=clients),
+        )
+        for url in urls
+    ]
+    started = time.monotonic()
+    stop_at = started + seconds
+    give_up_at = stop_at + settle_seconds
+
+    async def client_loop(number: int) -> None:
+        rng = random.Random(seed * 1000 + number)
+        while time.monotonic() < stop_at:
+            kind = rng.choices(("deposit", "withdraw", "transfer"), weights=(3, 3, 4))[0]
+            amount = Decimal(rng.randint(1, 5000)) / 100
+            source = rng.choice(accounts)
+            key = f"wl-{uuid.UUID(int=rng.getrandbits(128))}"
+            description = f"wl:{key}"
+            target: int | None = None
+            if kind == "transfer":
+                target = rng.choice([a for a in accounts if a != source])
+                path = "/transfers"
+                body = {"from_account_id": source, "to_account_id": target,
+                        "amount": str(amount), "description": description}
+            else:
+                path = f"/accounts/{source}/{kind}"
+                body = {"amount": str(amount), "description": description}
+            began = time.monotonic()
+            status, payload, attempts = await _send_until_final(
+                http, rng, path, body, key, result, give_up_at
+            )
+            result.outcomes.append(
+                Outcome(
+                    key=key,
+                    kind=kind,
+                    amount=amount,
+                    account_id=source,
+                    to_account_id=target,
+                    status=status,
+                    code=payload.get("code"),
+                    attempts=attempts,
+                    latency_ms=(time.monotonic() - began) * 1000,
+                    body=payload,
+                )
+            )
+
+    try:
+        await asyncio.gather(*(client_loop(n) for n in range(clients)))
+    finally:
+        for client in http:
+            await client.aclose()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _dec(value: Any) -> Decimal:
+    return value.to_decimal() if hasattr(value, "to_decimal") else Decimal(str(value))
+
+
+def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) -> dict[str, Any]:
+    """Assert the bank's invariants over a PyMongo database after a workload; return counts."""
+    accounts = {doc["_id"]: doc for doc in db.accounts.find()}
+    entries = list(db.transactions.find())
+    transfers = list(db.transfers.find())
+    # No unknown outcome is left: every movement got a final answer.
+    assert not result.unresolved, f"{len(result.unresolved)} movements never got a final answer"
+    for outcome in result.outcomes:
+        assert outcome.status == 201 or (outcome.status == 409 and outcome.code in MONEY_CODES), (
+            outcome
+        )
+    # Ids are unique, and each account's ledger is gap-free and sums to its balance.
+    assert len({e["_id"] for e in entries}) == len(entries)
+    assert len({t["_id"] for t in transfers}) == len(transfers)
+    by_account: dict[int, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_account.setdefault(entry["account_id"], []).append(entry)
+    total = Decimal("0.00")
+    for account_id, account in accounts.items():
+        mine = sorted(by_account.get(account_id, []), key=lambda e: e["seq"])
+        assert [e["seq"] for e in mine] == list(range(1, len(mine) + 1)), account_id
+        running = Decimal("0.00")
+        for entry in mine:
+            sign = 1 if entry["type"] in ("deposit", "transfer_in") else -1
+            running += sign * _dec(entry["amount"])
+            assert running == _dec(entry["balance_after"]), (account_id, entry["seq"])
+        balance = _dec(account["balance"])
+        assert balance == running, (account_id, balance, running)
+        assert balance >= -_dec(account["overdraft_limit"]), account_id
+        ids = [e["_id"] for e in mine]
+        assert ids == sorted(ids), f"ids of account {account_id} do not increase with seq"
+        total += balance
+    # Money is conserved: opening + deposits - withdrawals the clients were told about.
+    assert total == opening_total + result.net_cash(), (total, opening_total, result.net_cash())
+    # Every transfer has exactly its two legs.
+    legs = Counter(e["transfer_id"] for e in entries if e.get("transfer_id") is not None)
+    assert all(legs[t["_id"]] == 2 for t in transfers)
+    assert set(legs) == {t["_id"] for t in transfers}
+    # No key moved money twice, and every confirmed movement is in the ledger.
+    per_key = Counter(
+        e["description"] for e in entries if str(e.get("description", "")).startswith("wl:")
+    )
+    for outcome in result.outcomes:
+        expected = {"deposit": 1, "withdraw": 1, "transfer": 2}[outcome.kind]
+        found = per_key.get(f"wl:{outcome.key}", 0)
+        if outcome.status == 201:
+            assert found == expected, (outcome.key, outcome.kind, found)
+        else:
+            assert found == 0, (outcome.key, outcome.kind, found)
+    return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers)}
+
+
+def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustomer") -> list[int]:
+    """Create a customer with `count` funded accounts (some with overdraft) for the workload."""
+    customer = admin.post("/users", json={
+        "username": username, "password": "workload-pass-1",
+        "full_name": "Work Load", "email": f"{username}@example.com"})
+    assert customer.status_code == 201, customer.text
+    owner = customer.json()["id"]
+    accounts = []
+    for n in range(count):
+        account = admin.post("/accounts", json={"account_type": "checking", "owner_id": owner})
+        assert account.status_code == 201, account.text
+        account_id = account.json()["id"]
+        settings: dict[str, Any] = {"daily_withdrawal_limit": None}
+        if n % 3 == 0:
+            settings["overdraft_limit"] = "200.00"
+        assert admin.put(f"/accounts/{account_id}/admin", json=settings).status_code == 200
+        funded = admin.post(f"/accounts/{account_id}/deposit", json={"amount": "1000.00"})
+        assert funded.status_code == 201, funded.text
+        accounts.append(account_id)
+    return accounts
