@@ -65,8 +65,10 @@ def main() -> int:
     rows = [measure(1), measure(2)]
     print(f"{'servers':>8} {'committed/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'committed':>10}")
     for row in rows:
-        print(f"{row['servers']:>8} {row['committed_per_s']:>12} {row['p50_ms']:>8} "
-              f"{row['p99_ms']:>8} {row['committed']:>10}")
+        print(
+            f"{row['servers']:>8} {row['committed_per_s']:>12} {row['p50_ms']:>8} "
+            f"{row['p99_ms']:>8} {row['committed']:>10}"
+        )
     out = Path(__file__).parent / "results" / "workload.json"
     out.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"written to {out}")

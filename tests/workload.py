@@ -171,8 +171,12 @@ async def run_workload(
             if kind == "transfer":
                 target = rng.choice([a for a in accounts if a != source])
                 path = "/transfers"
-                body = {"from_account_id": source, "to_account_id": target,
-                        "amount": str(amount), "description": description}
+                body = {
+                    "from_account_id": source,
+                    "to_account_id": target,
+                    "amount": str(amount),
+                    "description": description,
+                }
             else:
                 path = f"/accounts/{source}/{kind}"
                 body = {"amount": str(amount), "description": description}
@@ -262,9 +266,15 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
 
 def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustomer") -> list[int]:
     """Create a customer with `count` funded accounts (some with overdraft) for the workload."""
-    customer = admin.post("/users", json={
-        "username": username, "password": "workload-pass-1",
-        "full_name": "Work Load", "email": f"{username}@example.com"})
+    customer = admin.post(
+        "/users",
+        json={
+            "username": username,
+            "password": "workload-pass-1",
+            "full_name": "Work Load",
+            "email": f"{username}@example.com",
+        },
+    )
     assert customer.status_code == 201, customer.text
     owner = customer.json()["id"]
     accounts = []
