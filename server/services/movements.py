@@ -69,7 +69,9 @@ def _dec(value: Any) -> Decimal:
     return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
 
 
-async def _post_entry(ctx: Ctx, request: EntryRequest, session: AsyncClientSession) -> LedgerEntry:
+async def _post_entry(
+    ctx: Ctx, request: EntryRequest, session: AsyncClientSession, *, at: datetime | None = None
+) -> LedgerEntry:
     """Apply one leg inside the caller's transaction; raise a 409 ApiError to refuse it."""
     accounts = Account.get_pymongo_collection()
     raw = await accounts.find_one({"_id": request.account_id}, session=session)
@@ -77,7 +79,7 @@ async def _post_entry(ctx: Ctx, request: EntryRequest, session: AsyncClientSessi
         raise ApiError(404, ErrorCode.NOT_FOUND, "account not found")
     if raw["status"] != AccountStatus.ACTIVE.value:
         raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {raw['status']}")
-    now = now_ms()
+    now = at or now_ms()
     balance = _dec(raw["balance"])
     debit = request.type in _DEBITS
     delta = -request.amount if debit else request.amount
@@ -245,14 +247,15 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
                 f"and {ends[destination.id]['currency']})",
             )
         transfer_id = await ctx.db.next_id("transfers", session=session)
+        moment = now_ms()  # both legs and the record carry one timestamp
         out = await _post_entry(ctx, EntryRequest(
             account_id=source.id, type=TransactionType.TRANSFER_OUT, amount=data.amount,
             description=data.description, transfer_id=transfer_id,
-            counterparty_number=destination.number), session)  # fmt: skip
+            counterparty_number=destination.number), session, at=moment)  # fmt: skip
         await _post_entry(ctx, EntryRequest(
             account_id=destination.id, type=TransactionType.TRANSFER_IN, amount=data.amount,
             description=data.description, transfer_id=transfer_id,
-            counterparty_number=source.number), session)  # fmt: skip
+            counterparty_number=source.number), session, at=moment)  # fmt: skip
         record = Transfer(
             id=transfer_id, from_account_id=source.id, to_account_id=destination.id,
             from_number=source.number, to_number=destination.number, amount=data.amount,
