@@ -9,6 +9,7 @@ Transfers (the next step) reuse `_post_entry` for both legs inside one transacti
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -172,13 +173,30 @@ async def cash_movement(
             await claim.complete(session, 201, public.model_dump(mode="json"))
         return public
 
+    return await _commit_or_refuse(
+        ctx, body, action=action, target_type="account", target_id=account_id,
+        details={"amount": to_cents_str(amount)}, claim=claim,
+    )  # fmt: skip
+
+
+async def _commit_or_refuse[T](
+    ctx: Ctx,
+    body: Callable[[AsyncClientSession], Awaitable[T]],
+    *,
+    action: str,
+    target_type: str,
+    target_id: int,
+    details: dict[str, Any],
+    claim: Claim | None,
+) -> T:
+    """Run a movement's transaction; if a rule refuses it (409), record the refusal."""
     try:
         return await ctx.db.transaction(body)
     except ApiError as refusal:
         if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
             await record_refusal(
-                ctx, action=action, target_type="account", target_id=account_id,
-                error=refusal, details={"amount": to_cents_str(amount)}, claim=claim,
+                ctx, action=action, target_type=target_type, target_id=target_id,
+                error=refusal, details=details, claim=claim,
             )  # fmt: skip
         raise
 
@@ -272,15 +290,10 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
             await claim.complete(session, 201, public.model_dump(mode="json"))
         return public
 
-    try:
-        return await ctx.db.transaction(body)
-    except ApiError as refusal:
-        if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
-            await record_refusal(
-                ctx, action=Action.MONEY_TRANSFER, target_type="account", target_id=source.id,
-                error=refusal, details=details, claim=claim,
-            )  # fmt: skip
-        raise
+    return await _commit_or_refuse(
+        ctx, body, action=Action.MONEY_TRANSFER, target_type="account", target_id=source.id,
+        details=details, claim=claim,
+    )  # fmt: skip
 
 
 def transfer_public(record: Transfer) -> TransferPublic:
