@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,11 +21,30 @@ from shared.schemas.transactions import TransactionPublic, TransactionType
 
 _SORT_FIELDS = {"id": "seq", "created_at": "created_at", "amount": "amount"}
 _CREDITS = frozenset({TransactionType.DEPOSIT, TransactionType.TRANSFER_IN})
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_ROWS = 200
 
 
 def _ledger() -> Any:
     return LedgerEntry.get_pymongo_collection()
+
+
+def _to_ms(moment: datetime | None) -> datetime | None:
+    """Return a window edge in UTC, rounded up to the millisecond the ledger keeps.
+
+    Entries are stored at whole milliseconds and BSON would truncate a finer edge, which
+    would take in an entry at .123 for `since=.1235` (it is before it) and leave it out for
+    `until=.1235` (it is before it, so inside). Rounding up keeps both comparisons exact.
+    UTC, so that a statement's period and file name do not depend on the caller's offset.
+    """
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    if moment.microsecond % 1000 == 0:
+        return moment
+    whole = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return whole + timedelta(milliseconds=1)
 
 
 def _period(account_id: int, since: datetime | None, until: datetime | None) -> dict[str, Any]:
@@ -51,7 +70,7 @@ async def list_transactions(
 ) -> Page[TransactionPublic]:
     """Return one page of an account's ledger (newest first unless asked otherwise)."""
     await visible_account(ctx, account_id)
-    query = _period(account_id, since, until)
+    query = _period(account_id, _to_ms(since), _to_ms(until))
     if kind is not None:
         query["type"] = kind.value
     direction = 1 if params.order is SortOrder.ASC else -1
@@ -73,6 +92,7 @@ class StatementHead:
     opening: Decimal
     closing: Decimal
     count: int
+    last_seq: int  # the rows end here, so they always add up to `closing`
 
 
 async def statement_head(
@@ -80,7 +100,7 @@ async def statement_head(
 ) -> StatementHead:
     """Read the account, the opening and closing balances and the number of lines."""
     account = await visible_account(ctx, account_id)
-    end = until or now_ms()
+    since, end = _to_ms(since), _to_ms(until) or now_ms()
     opening = Decimal("0.00")
     if since is not None:
         before = await _ledger().find_one(
@@ -91,8 +111,9 @@ async def statement_head(
     query = _period(account_id, since, end)
     last = await _ledger().find_one(query, sort=[("seq", -1)])
     closing = last["balance_after"].to_decimal() if last is not None else opening
-    count = await _ledger().count_documents(query)
-    return StatementHead(account, since, end, opening, closing, count)
+    last_seq = int(last["seq"]) if last is not None else 0
+    count = await _ledger().count_documents({**query, "seq": {"$lte": last_seq}})
+    return StatementHead(account, since, end, opening, closing, count, last_seq)
 
 
 def _signed(entry: LedgerEntry) -> Decimal:
@@ -100,9 +121,20 @@ def _signed(entry: LedgerEntry) -> Decimal:
 
 
 async def _entries(head: StatementHead) -> AsyncIterator[LedgerEntry]:
-    cursor = _ledger().find(_period(head.account.id, head.since, head.until)).sort("seq", 1)
+    query = {**_period(head.account.id, head.since, head.until), "seq": {"$lte": head.last_seq}}
+    cursor = _ledger().find(query).sort("seq", 1)
     async for raw in cursor.batch_size(CHUNK_ROWS):
         yield from_raw(LedgerEntry, raw)
+
+
+def _text_cell(value: str | None) -> str:
+    """Return free text for a CSV cell, so that no spreadsheet runs it as a formula.
+
+    A payer chooses the description that the payee's statement shows; a leading quote
+    keeps `=HYPERLINK(...)` and the like plain text.
+    """
+    text = value or ""
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 def _period_text(head: StatementHead) -> tuple[str, str]:
@@ -117,7 +149,7 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
     start, end = _period_text(head)
     account = head.account
     writer.writerows([
-        ["Statement", "Bank System"], ["Holder", account.owner_name],
+        ["Statement", "Bank System"], ["Holder", _text_cell(account.owner_name)],
         ["Account", account.number], ["Currency", account.currency],
         ["Period start", start], ["Period end", end],
         ["Opening balance", to_cents_str(head.opening)], [],
@@ -126,7 +158,7 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
     rows = 0
     async for entry in _entries(head):
         writer.writerow([
-            entry.id, iso_utc_ms(entry.created_at), entry.type.value, entry.description or "",
+            entry.id, iso_utc_ms(entry.created_at), entry.type.value, _text_cell(entry.description),
             entry.counterparty_number or "", to_cents_str(_signed(entry)),
             to_cents_str(entry.balance_after),
         ])  # fmt: skip
