@@ -51,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             reload=args.reload,
             log_level=args.log_level,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=5,
         )
     finally:
         if embedded is not None:

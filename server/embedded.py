@@ -177,18 +177,24 @@ class DataDirLock:
         self.path = data_dir / "bank-db.lock"
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock or raise RuntimeError naming the holder."""
+    def acquire(self, wait: float = 3.0) -> None:
+        """Take the lock, waiting briefly for a stopping holder; else raise RuntimeError."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RuntimeError(
-                f"the database in {self.path.parent} is already served by pid {holder}"
-            ) from exc
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)  # a restart: the old process is still shutting down
+                    continue
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RuntimeError(
+                    f"the database in {self.path.parent} is already served by pid {holder}"
+                ) from exc
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

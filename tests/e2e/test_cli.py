@@ -57,13 +57,18 @@ def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str
         wait_healthy(f"http://127.0.0.1:{port}", process)
         yield f"http://127.0.0.1:{port}", process
     finally:
+        children = children_of(process.pid)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(20)
+                process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        for pid in children:  # the embedded database notices a dead parent within a second
+            deadline = time.monotonic() + 10
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
 
 def children_of(pid: int) -> list[int]:
@@ -187,7 +192,8 @@ def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> N
                 break
         match = re.search(r"Created admin 'admin' with password: (\S+)", "".join(lines))
         assert match, lines
-        Api(url).login("admin", match.group(1))
+        api = Api(url).login("admin", match.group(1))
+        api.close()
     with serving("--data-dir", str(tmp_path)) as (_url, process):
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
