@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: venv serve run test lint fmt soak bench clean
+.PHONY: venv serve run test lint fmt soak bench screenshots clean
 
 venv: $(STAMP)
 
@@ -20,8 +20,12 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/bank-server serve --demo --port 8000
 
+# The desktop with its bundled server (embedded database, demo data) on a free port.
 run: $(STAMP)
-	$(BIN)/bank-server serve --demo --port 8000
+	$(BIN)/bank-desktop --local
+
+screenshots: $(STAMP)
+	$(BIN)/python -m desktop.screenshots docs/screenshots
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

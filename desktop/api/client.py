@@ -1,0 +1,315 @@
+"""The desktop's one HTTP client: typed methods that return `shared` models, typed errors.
+
+Synchronous httpx on purpose: every call runs on a QThreadPool worker (desktop/workers.py),
+never on the GUI thread, and a blocking client is the simplest thing to reason about there.
+The transport is injectable, so tests can serve synthetic pages without a server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from shared.errors import ErrorCode
+from shared.money import to_cents_str
+from shared.schemas.accounts import AccountPublic, Payee
+from shared.schemas.auth import TokenPair
+from shared.schemas.common import Page
+from shared.schemas.transactions import TransactionPublic, TransferPublic
+from shared.schemas.users import UserPublic
+
+# Refresh the access token this long before it expires.
+REFRESH_MARGIN_SECONDS = 60.0
+
+
+class ApiError(Exception):
+    """The server answered with an error: status, machine code and a sentence."""
+
+    def __init__(self, status: int, code: str, detail: Any) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """Return the server's sentence (or the first validation message)."""
+        if isinstance(self.detail, list) and self.detail:
+            first = self.detail[0]
+            if isinstance(first, dict):
+                field = ".".join(str(p) for p in first.get("loc", [])[1:])
+                text = str(first.get("msg", "invalid value"))
+                return f"{field}: {text}" if field else text
+        return str(self.detail)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Tell whether the request may or may not have taken effect (retry with the same key)."""
+        return self.status >= 500 or self.code == ErrorCode.IDEMPOTENCY_KEY_IN_USE
+
+
+class NetworkError(Exception):
+    """The server could not be reached or did not answer in time; the outcome is unknown."""
+
+
+class SessionExpired(Exception):
+    """The login session ended (expired, revoked or logged out): sign in again."""
+
+
+_PAGE_OF_ACCOUNTS = TypeAdapter(Page[AccountPublic])
+_PAGE_OF_TRANSACTIONS = TypeAdapter(Page[TransactionPublic])
+_PAGE_OF_USERS = TypeAdapter(Page[UserPublic])
+
+
+def new_idempotency_key() -> str:
+    """Return a fresh Idempotency-Key."""
+    return str(uuid.uuid4())
+
+
+class BankClient:
+    """A signed-in (or not yet) client of the bank's HTTP API; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._margin = REFRESH_MARGIN_SECONDS
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._expires_at = 0.0
+        self.user: UserPublic | None = None
+
+    # -- session -----------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        """Tell whether the client holds tokens."""
+        return self._access is not None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def login(self, username: str, password: str) -> UserPublic:
+        """Sign in; raise ApiError(401, invalid_credentials) on a wrong password."""
+        response = self._send("POST", "/login", data={"username": username, "password": password})
+        self._store(TokenPair.model_validate(response.json()))
+        self.user = self.me()
+        return self.user
+
+    def logout(self) -> None:
+        """End the login session on the server and forget the tokens."""
+        try:
+            if self._access:
+                self._authed("POST", "/logout")
+        finally:
+            self._forget()
+
+    def _store(self, tokens: TokenPair) -> None:
+        with self._lock:
+            self._access = tokens.access_token
+            self._refresh = tokens.refresh_token
+            self._expires_at = time.monotonic() + tokens.expires_in
+            self._margin = min(REFRESH_MARGIN_SECONDS, tokens.expires_in / 4)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._access = self._refresh = None
+            self._expires_at = 0.0
+
+    def seconds_left(self) -> float:
+        """Return how long the access token has left."""
+        return self._expires_at - time.monotonic()
+
+    def refresh(self, *, used_access: str | None = None) -> None:
+        """Trade the refresh token for new tokens; raise SessionExpired if that is refused.
+
+        One thread refreshes at a time, and a thread that finds the tokens already renewed
+        by another does not refresh again: presenting a used refresh token would make the
+        server end the whole session.
+        """
+        with self._refresh_lock:
+            if used_access is not None and self._access not in (None, used_access):
+                return  # another thread renewed the tokens while we waited
+            refresh_token = self._refresh
+            if refresh_token is None:
+                raise SessionExpired("not signed in")
+            try:
+                response = self._send(
+                    "POST", "/login/refresh", json={"refresh_token": refresh_token}
+                )
+            except ApiError as error:
+                if error.status == 401:
+                    self._forget()
+                    raise SessionExpired(error.message) from error
+                raise
+            self._store(TokenPair.model_validate(response.json()))
+
+    def _token(self) -> str:
+        access = self._access
+        if access is None:
+            raise SessionExpired("not signed in")
+        if self.seconds_left() < self._margin:
+            self.refresh(used_access=access)
+        if self._access is None:
+            raise SessionExpired("not signed in")
+        return self._access
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise NetworkError("the server did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise NetworkError(f"cannot reach the server at {self.base_url}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise ApiError(response.status_code, str(body.get("code")), body.get("detail"))
+            except ValueError:
+                raise ApiError(response.status_code, "http_error", response.text[:200]) from None
+        return response
+
+    def _authed(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        token = self._token()
+        headers["Authorization"] = f"Bearer {token}"
+        try:
+            return self._send(method, path, headers=headers, **kwargs)
+        except ApiError as error:
+            if error.status != 401:
+                raise
+        # The access token was refused (expired early, clock skew): refresh once and retry.
+        self.refresh(used_access=token)
+        headers["Authorization"] = f"Bearer {self._token()}"
+        try:
+            return self._send(method, path, headers=headers, **kwargs)
+        except ApiError as error:
+            if error.status == 401:
+                self._forget()
+                raise SessionExpired(error.message) from error
+            raise
+
+    # -- reads -------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Return the server's health."""
+        result: dict[str, Any] = self._send("GET", "/health").json()
+        return result
+
+    def me(self) -> UserPublic:
+        """Return the signed-in user."""
+        return UserPublic.model_validate(self._authed("GET", "/me").json())
+
+    def accounts(self, **params: Any) -> Page[AccountPublic]:
+        """Return a page of accounts (skip, limit, sort, order, q, status, owner_id)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        return _PAGE_OF_ACCOUNTS.validate_python(
+            self._authed("GET", "/accounts", params=clean).json()
+        )
+
+    def account(self, account_id: int) -> AccountPublic:
+        """Return one account."""
+        return AccountPublic.model_validate(self._authed("GET", f"/accounts/{account_id}").json())
+
+    def transactions(self, account_id: int, **params: Any) -> Page[TransactionPublic]:
+        """Return a page of an account's ledger, newest first by default."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", f"/accounts/{account_id}/transactions", params=clean)
+        return _PAGE_OF_TRANSACTIONS.validate_python(response.json())
+
+    def users(self, **params: Any) -> Page[UserPublic]:
+        """Return a page of users (staff only)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        return _PAGE_OF_USERS.validate_python(self._authed("GET", "/users", params=clean).json())
+
+    def payee(self, number: str) -> Payee:
+        """Describe an active account by number before paying it."""
+        return Payee.model_validate(self._authed("GET", f"/payees/{number}").json())
+
+    def statement(
+        self, account_id: int, fmt: str = "csv", *, since: str | None = None,
+        until: str | None = None,
+    ) -> Iterator[bytes]:  # fmt: skip
+        """Stream a statement file in chunks."""
+        params = {k: v for k, v in {"format": fmt, "since": since, "until": until}.items() if v}
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        try:
+            with self._http.stream(
+                "GET", f"/accounts/{account_id}/statement", params=params, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    body = response.json()
+                    raise ApiError(response.status_code, str(body.get("code")), body.get("detail"))
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise NetworkError(f"cannot reach the server at {self.base_url}") from exc
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create_user(self, **fields: Any) -> UserPublic:
+        """Register a user."""
+        return UserPublic.model_validate(self._authed("POST", "/users", json=fields).json())
+
+    def update_user(self, user_id: int, **fields: Any) -> UserPublic:
+        """Change a user."""
+        response = self._authed("PUT", f"/users/{user_id}", json=fields)
+        return UserPublic.model_validate(response.json())
+
+    def open_account(self, owner_id: int, account_type: str, currency: str = "USD",
+                     nickname: str | None = None) -> AccountPublic:  # fmt: skip
+        """Open an account for a customer."""
+        body = {"owner_id": owner_id, "account_type": account_type, "currency": currency}
+        if nickname:
+            body["nickname"] = nickname
+        return AccountPublic.model_validate(self._authed("POST", "/accounts", json=body).json())
+
+    def deposit(self, account_id: int, amount: Decimal, description: str | None,
+                key: str) -> TransactionPublic:  # fmt: skip
+        """Deposit cash under an Idempotency-Key."""
+        return self._movement(f"/accounts/{account_id}/deposit", amount, description, key)
+
+    def withdraw(self, account_id: int, amount: Decimal, description: str | None,
+                 key: str) -> TransactionPublic:  # fmt: skip
+        """Withdraw cash under an Idempotency-Key."""
+        return self._movement(f"/accounts/{account_id}/withdraw", amount, description, key)
+
+    def _movement(self, path: str, amount: Decimal, description: str | None,
+                  key: str) -> TransactionPublic:  # fmt: skip
+        body: dict[str, Any] = {"amount": to_cents_str(amount)}
+        if description:
+            body["description"] = description
+        response = self._authed("POST", path, json=body, headers={"Idempotency-Key": key})
+        return TransactionPublic.model_validate(response.json())
+
+    def transfer(self, from_account_id: int, to_number: str, amount: Decimal,
+                 description: str | None, key: str) -> TransferPublic:  # fmt: skip
+        """Transfer to an account number under an Idempotency-Key."""
+        body: dict[str, Any] = {"from_account_id": from_account_id, "to_account_number": to_number,
+                                "amount": to_cents_str(amount)}  # fmt: skip
+        if description:
+            body["description"] = description
+        response = self._authed("POST", "/transfers", json=body, headers={"Idempotency-Key": key})
+        return TransferPublic.model_validate(response.json())
+
+
+def model_json(model: BaseModel) -> dict[str, Any]:
+    """Return a model as JSON-ready data."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,125 @@
+"""The sign-in dialog: server address, username, password; the network call runs off-thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.api.client import ApiError, BankClient, NetworkError
+from desktop.widgets import named
+from desktop.workers import run_task
+
+
+def login_error_text(error: BaseException) -> str:
+    """Say in plain words why signing in failed."""
+    if isinstance(error, ApiError):
+        if error.code == "invalid_credentials":
+            return "Wrong username or password."
+        if error.code == "rate_limited":
+            return "Too many attempts. Wait a moment and try again."
+        return error.message
+    if isinstance(error, NetworkError):
+        return f"Cannot reach the server. {error}"
+    return f"Sign-in failed: {error}"
+
+
+class LoginDialog(QDialog):
+    """Ask for the server and credentials; `client` holds the signed-in BankClient after accept."""
+
+    signed_in = Signal(object)
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        client_factory: Callable[[str], BankClient] = BankClient,
+        username: str = "",
+        lock_server: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("loginDialog")
+        self.setWindowTitle("Sign in — Bank System")
+        self.setMinimumWidth(380)
+        self.client: BankClient | None = None
+        self._factory = client_factory
+
+        title = QLabel("<h2>Bank System</h2><p>Sign in to continue.</p>")
+        self.server_edit = named(QLineEdit(server_url), "serverUrlEdit")
+        self.server_edit.setReadOnly(lock_server)
+        self.username_edit = named(QLineEdit(username), "usernameEdit")
+        self.username_edit.setPlaceholderText("username")
+        self.password_edit = named(QLineEdit(), "passwordEdit")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("password")
+        self.error_label = named(QLabel(), "loginError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.hide()
+        self.login_button = named(QPushButton("Sign in"), "loginButton")
+        self.login_button.setDefault(True)
+        self.login_button.clicked.connect(self.submit)
+        for edit in (self.server_edit, self.username_edit, self.password_edit):
+            edit.textChanged.connect(self._update_button)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Server", self.server_edit)
+        form.addRow("Username", self.username_edit)
+        form.addRow("Password", self.password_edit)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.login_button, alignment=Qt.AlignmentFlag.AlignRight)
+        self._update_button()
+        (self.password_edit if username else self.username_edit).setFocus()
+
+    def _update_button(self) -> None:
+        ready = all(e.text().strip() for e in (self.server_edit, self.username_edit))
+        self.login_button.setEnabled(ready and bool(self.password_edit.text()))
+
+    def _busy(self, busy: bool) -> None:
+        for widget in (self.server_edit, self.username_edit, self.password_edit):
+            widget.setEnabled(not busy)
+        self.login_button.setEnabled(not busy)
+        self.login_button.setText("Signing in…" if busy else "Sign in")
+
+    def submit(self) -> None:
+        """Sign in on a worker thread."""
+        if not self.login_button.isEnabled():
+            return
+        self.error_label.hide()
+        self._busy(True)
+        client = self._factory(self.server_edit.text().strip())
+        run_task(
+            client.login,
+            self.username_edit.text().strip(),
+            self.password_edit.text(),
+            on_done=lambda _user: self._succeeded(client),
+            on_error=self._failed,
+        )
+
+    def _succeeded(self, client: BankClient) -> None:
+        self.client = client
+        self._busy(False)
+        self.signed_in.emit(client)
+        self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self._busy(False)
+        self._update_button()
+        self.error_label.setText(login_error_text(error))
+        self.error_label.show()
+        self.password_edit.selectAll()
+        self.password_edit.setFocus()

@@ -1,0 +1,71 @@
+"""Start the bundled server (`bank-server serve`) as a child process on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalServer:
+    """The bundled server with its embedded database, owned by this desktop process."""
+
+    def __init__(self, data_dir: Path | None = None, *, demo: bool = True) -> None:
+        self.data_dir = data_dir
+        self.demo = demo
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> str:
+        """Start `bank-server serve` and wait until /health answers; return its URL."""
+        self.port = free_port()
+        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
+        if self.demo:
+            command.append("--demo")
+        if self.data_dir is not None:
+            command += ["--data-dir", str(self.data_dir)]
+        env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("the bundled server stopped while starting")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the bundled server did not become healthy in time")
+
+    def stop(self) -> None:
+        """Stop the server (it stops its embedded database)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -1,0 +1,154 @@
+"""One account's ledger as a lazily paged table, newest first, with points for a balance chart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from PySide6.QtCore import Qt
+
+from desktop.api.client import BankClient
+from desktop.models.paging import (
+    FOREGROUND,
+    NEGATIVE,
+    POSITIVE,
+    TOOLTIP,
+    PagedTableModel,
+    local_time,
+)
+from shared.money import format_money
+from shared.schemas.accounts import AccountPublic
+from shared.schemas.common import Page, iso_utc_ms
+from shared.schemas.transactions import TransactionPublic, TransactionType
+
+CREDITS = frozenset({TransactionType.DEPOSIT, TransactionType.TRANSFER_IN})
+TYPE_NAMES = {
+    TransactionType.DEPOSIT: "Deposit",
+    TransactionType.WITHDRAWAL: "Withdrawal",
+    TransactionType.TRANSFER_IN: "Transfer in",
+    TransactionType.TRANSFER_OUT: "Transfer out",
+}
+
+
+def signed_amount(item: TransactionPublic) -> str:
+    """Return the amount with its sign: credits "+1,250.00", debits "-40.00"."""
+    sign = "+" if item.type in CREDITS else "-"
+    return sign + format_money(item.amount)
+
+
+class TransactionsModel(PagedTableModel[TransactionPublic]):
+    """The ledger of one account (none at first), one page at a time."""
+
+    class Column(IntEnum):
+        """The table's columns."""
+
+        DATE = 0
+        TYPE = 1
+        DESCRIPTION = 2
+        COUNTERPARTY = 3
+        AMOUNT = 4
+        BALANCE = 5
+
+    HEADERS: ClassVar[tuple[str, ...]] = (
+        "Date", "Type", "Description", "Counterparty", "Amount", "Balance",
+    )  # fmt: skip
+    SORT_FIELDS: ClassVar[dict[int, str]] = {Column.DATE: "created_at", Column.AMOUNT: "amount"}
+    RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.AMOUNT, Column.BALANCE})
+    DEFAULT_SORT: ClassVar[tuple[str, str]] = ("id", "desc")  # the API's default: newest first
+
+    def __init__(self, client: BankClient, page_size: int = 100, parent: Any = None) -> None:
+        super().__init__(client, page_size, parent)
+        self._account: AccountPublic | None = None
+        self._filter: dict[str, Any] = {}
+
+    @property
+    def account(self) -> AccountPublic | None:
+        """Return the account whose ledger is shown."""
+        return self._account
+
+    def set_account(self, account: AccountPublic | None) -> None:
+        """Show an account's ledger in the current order (None empties the table)."""
+        self._account = account
+        self._reload()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.HEADERS) - 1)
+
+    def set_filter(
+        self,
+        type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        """Show only one kind of entry and/or a time window (since inclusive, until not)."""
+        self._filter = {
+            "type": str(type) if type else None,
+            "since": iso_utc_ms(since) if since else None,
+            "until": iso_utc_ms(until) if until else None,
+        }
+        self._reload()
+
+    def transaction_at(self, row: int) -> TransactionPublic | None:
+        """Return the entry on a row, or None outside the loaded rows."""
+        return self.item_at(row)
+
+    def balance_points(self) -> list[tuple[float, float]]:
+        """Return (POSIX timestamp, balance after) of the loaded entries, oldest first."""
+        ordered = sorted(self._rows, key=lambda item: (item.created_at, item.id))
+        return [(item.created_at.timestamp(), float(item.balance_after)) for item in ordered]
+
+    def _header(self, section: int) -> str:
+        title = self.HEADERS[section]
+        if self._account is not None and section in self.RIGHT_ALIGNED:
+            return f"{title} ({self._account.currency})"
+        return title
+
+    def _ready(self) -> bool:
+        return self._account is not None
+
+    def _query_params(self) -> dict[str, Any]:
+        assert self._account is not None
+        return {"account_id": self._account.id, **self._filter}
+
+    @staticmethod
+    def _load_page(client: BankClient, params: dict[str, Any]) -> Page[TransactionPublic]:
+        rest = dict(params)
+        return client.transactions(rest.pop("account_id"), **rest)
+
+    @staticmethod
+    def _describe(item: TransactionPublic) -> tuple[str, ...]:
+        return (
+            local_time(item.created_at),
+            TYPE_NAMES.get(item.type, str(item.type)),
+            item.description or "",
+            item.counterparty_number or "",
+            signed_amount(item),
+            format_money(item.balance_after),
+        )
+
+    def _role_data(self, item: TransactionPublic, column: int, role: int) -> Any:
+        if role == FOREGROUND:
+            if column == self.Column.AMOUNT:
+                return POSITIVE if item.type in CREDITS else NEGATIVE
+            if column == self.Column.BALANCE and item.balance_after < 0:
+                return NEGATIVE
+            return None
+        if role == TOOLTIP:
+            return self._tooltip(item, column)
+        return None
+
+    def _tooltip(self, item: TransactionPublic, column: int) -> str | None:
+        if column == self.Column.DATE:
+            local = local_time(item.created_at, "%Y-%m-%d %H:%M:%S %Z")
+            return f"{local} ({iso_utc_ms(item.created_at)})"
+        if column == self.Column.TYPE:
+            by = f", by user {item.performed_by}" if item.performed_by is not None else ""
+            return f"Entry {item.id}{by}"
+        if column == self.Column.DESCRIPTION and item.description:
+            return item.description
+        if column == self.Column.COUNTERPARTY and item.transfer_id is not None:
+            return f"Transfer {item.transfer_id} with account {item.counterparty_number}"
+        if self._account is not None and column == self.Column.AMOUNT:
+            return f"{signed_amount(item)} {self._account.currency}"
+        if self._account is not None and column == self.Column.BALANCE:
+            return f"Balance after: {format_money(item.balance_after, self._account.currency)}"
+        return None

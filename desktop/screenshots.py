@@ -1,0 +1,114 @@
+"""Render the desktop's screens to PNG files (`make screenshots`), against a demo server."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWidget
+
+from desktop.api.client import BankClient
+from desktop.dialogs.login import LoginDialog
+from desktop.dialogs.movement import MovementDialog
+from desktop.local_server import LocalServer
+from desktop.main_window import MainWindow
+from desktop.widgets import child
+
+
+def settle(ms: int = 300, until: Callable[[], bool] | None = None, timeout: float = 20) -> None:
+    """Let queued signals and worker results arrive: wait `ms`, or until `until()` holds."""
+    deadline = time.monotonic() + (timeout if until is not None else ms / 1000)
+    while time.monotonic() < deadline:
+        loop = QEventLoop()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+        if until is not None and until():
+            return
+
+
+def _shows_payee(label: QLabel) -> bool:
+    return "." in label.text()
+
+
+def save(widget: QWidget, folder: Path, name: str) -> None:
+    """Grab a widget to PNG."""
+    widget.show()
+    settle(300)
+    widget.grab().save(str(folder / f"{name}.png"))
+    print(f"wrote {folder / name}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the screenshots into the folder given (default docs/screenshots)."""
+    args = argv if argv is not None else sys.argv[1:]
+    folder = Path(args[0] if args else "docs/screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setStyle("Fusion")
+    with tempfile.TemporaryDirectory() as data:
+        server = LocalServer(Path(data), demo=True)
+        url = server.start()
+        try:
+            login = LoginDialog(url, username="teller")
+            save(login, folder, "login")
+            child(login, QLineEdit, "passwordEdit").setText("wrong")
+            login.submit()
+            settle(200, until=lambda: child(login, QLabel, "loginError").isVisible())
+            save(login, folder, "login-error")
+            login.close()
+
+            client = BankClient(url)
+            user = client.login("teller", "teller123")
+            window = MainWindow(client, user)
+            window.resize(1280, 800)
+            window.show()
+            settle(200, until=lambda: window.accounts_model.rowCount() > 0)
+            window.accounts_table.selectRow(0)
+            settle(200, until=lambda: window.transactions_model.rowCount() > 0)
+            settle(400)
+            save(window, folder, "main-window")
+            account = window.selected_account()
+            assert account is not None
+            loaded = window.accounts_model.items()
+            for kind in ("deposit", "withdraw", "transfer"):
+                dialog = MovementDialog(client, kind, account, accounts=loaded, parent=window)
+                child(dialog, QLineEdit, "amountEdit").setText("125.50")
+                child(dialog, QLineEdit, "descriptionEdit").setText("Counter service")
+                if kind == "transfer":
+                    child(dialog, QLineEdit, "toNumberEdit").setText(loaded[-1].number)
+                    settle(200, until=partial(_shows_payee, child(dialog, QLabel, "payeeLabel")))
+                save(dialog, folder, f"{kind}-dialog")
+                child(dialog, QLineEdit, "amountEdit").setText("1,000")
+                save(dialog, folder, f"{kind}-dialog-invalid")
+                dialog.close()
+            dialog = MovementDialog(client, "withdraw", account, accounts=loaded, parent=window)
+            child(dialog, QLineEdit, "amountEdit").setText("999999")
+            dialog.submit()
+            settle(200)
+            dialog.submit()
+            settle(200, until=lambda: child(dialog, QLabel, "dialogError").isVisible())
+            save(dialog, folder, "withdraw-dialog-error")
+            dialog.close()
+            window.tabs.setCurrentIndex(1)
+            settle(200, until=lambda: window.customers_model is not None
+                   and window.customers_model.rowCount() > 0)  # fmt: skip
+            save(window, folder, "customers")
+            window.close()
+            client.close()
+        finally:
+            server.stop()
+    QCoreApplication.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
