@@ -163,8 +163,12 @@ class MainWindow(QMainWindow):
         view.setAlternatingRowColors(True)
         view.verticalHeader().hide()
         view.verticalHeader().setDefaultSectionSize(26)
-        view.horizontalHeader().setStretchLastSection(True)
-        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(50)  # size columns from the first rows, not all
+        model.rowsInserted.connect(lambda *_: view.resizeColumnsToContents())
+        model.modelReset.connect(view.resizeColumnsToContents)
         return view
 
     def _build_ui(self) -> None:
@@ -208,8 +212,9 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        splitter.setSizes([560, 680])
 
         self.tabs = named(QTabWidget(), "mainTabs")
         self.tabs.addTab(splitter, "Accounts")

@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                 child(dialog, QLineEdit, "amountEdit").setText("125.50")
                 child(dialog, QLineEdit, "descriptionEdit").setText("Counter service")
                 if kind == "transfer":
-                    child(dialog, QLineEdit, "toNumberEdit").setText(loaded[-1].number)
+                    same = [
+                        a for a in loaded if a.currency == account.currency and a.id != account.id
+                    ]
+                    child(dialog, QLineEdit, "toNumberEdit").setText(same[-1].number)
                     settle(200, until=partial(_shows_payee, child(dialog, QLabel, "payeeLabel")))
                 save(dialog, folder, f"{kind}-dialog")
                 child(dialog, QLineEdit, "amountEdit").setText("1,000")
