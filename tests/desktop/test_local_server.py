@@ -1,0 +1,63 @@
+"""`bank-desktop --local`: the bundled server starts, answers, and stops with the app."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QLineEdit
+
+from desktop import app as desktop_app
+from desktop.api.client import BankClient
+from desktop.local_server import LocalServer
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    # The bundled server keeps its data in the user data dir: point that at the test's folder.
+    monkeypatch.setenv("BANK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MONGODB_URL", raising=False)
+
+
+def test_bundled_server_starts_with_demo_data_and_stops(tmp_path: Path) -> None:
+    server = LocalServer(tmp_path / "bundled", demo=True)
+    url = server.start()
+    process = server.process
+    assert process is not None
+    try:
+        client = BankClient(url)
+        user = client.login("teller", "teller123")
+        assert user.role.value == "teller"
+        assert client.accounts().total == 6
+        client.close()
+    finally:
+        server.stop()
+    assert process.poll() is not None
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/health", timeout=2)
+
+
+def test_local_flag_starts_the_bundled_server_before_sign_in(qtbot: Any) -> None:
+    desktop_app.main(["--local", "--idle-minutes", "60"])
+    desktop = desktop_app.current
+    assert desktop is not None
+    try:
+        qtbot.waitUntil(lambda: desktop.login is not None, timeout=90_000)
+        assert desktop.local is not None
+        url_edit = desktop.login.findChild(QLineEdit, "serverUrlEdit")
+        assert url_edit.text() == desktop.local.url
+        assert url_edit.isReadOnly()
+        assert httpx.get(f"{desktop.local.url}/health", timeout=5).status_code == 200
+        assert Path(os.environ["BANK_DATA_DIR"], "db", "bank.sqlite").exists()
+    finally:
+        if desktop.login is not None:
+            desktop.login.close()
+        local = desktop.local
+        desktop.shutdown()
+        assert local is None or local.process is None
