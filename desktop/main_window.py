@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from desktop.api.client import BankClient, NetworkError, SessionExpired
-from desktop.dialogs.forms import AccountDialog, CustomerDialog
+from desktop.dialogs.forms import AccountDialog, CustomerDialog, EditCustomerDialog
 from desktop.dialogs.movement import MovementDialog
 from desktop.models.accounts import AccountsModel
 from desktop.models.customers import CustomersModel
+from desktop.models.paging import PagedTableModel
 from desktop.models.transactions import TransactionsModel
 from desktop.widgets import named
 from desktop.widgets.chart import BalanceChart
@@ -45,6 +48,7 @@ from shared.schemas.users import UserPublic
 
 TOKEN_CHECK_MS = 20_000
 REFRESH_WHEN_LEFT_S = 120.0
+CUSTOMERS_TAB = 1
 
 
 class Banner(QFrame):
@@ -90,9 +94,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Bank System — {user.full_name} ({user.role.value})")
         self.resize(1200, 760)
 
-        self.accounts_model = AccountsModel(client)
-        self.transactions_model = TransactionsModel(client)
-        self.customers_model = CustomersModel(client) if self.is_staff else None
+        # Owned by the window: a page that arrives after the window is gone is dropped.
+        self.accounts_model = AccountsModel(client, parent=self)
+        self.transactions_model = TransactionsModel(client, parent=self)
+        self.customers_model = CustomersModel(client, parent=self) if self.is_staff else None
         self._build_actions()
         self._build_ui()
         self._wire()
@@ -126,6 +131,9 @@ class MainWindow(QMainWindow):
         self.new_customer_action = self._action(
             "newCustomerAction", "New customer", "Ctrl+Shift+N", self.open_customer_dialog
         )
+        self.edit_customer_action = self._action(
+            "editCustomerAction", "Edit customer", "Ctrl+Shift+E", self.open_edit_customer_dialog
+        )
         self.refresh_action = self._action("refreshAction", "Refresh", "F5", self.refresh)
         self.export_action = self._action("exportStatementAction", "Export statement",
                                           "Ctrl+E", self.export_statement)  # fmt: skip
@@ -137,7 +145,8 @@ class MainWindow(QMainWindow):
         for action in (self.deposit_action, self.withdraw_action, self.transfer_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
-        for action in (self.new_customer_action, self.new_account_action, self.export_action):
+        for action in (self.new_customer_action, self.edit_customer_action,
+                       self.new_account_action, self.export_action):  # fmt: skip
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.refresh_action)
@@ -147,13 +156,16 @@ class MainWindow(QMainWindow):
         money = menu.addMenu("&Money")
         money.addActions([self.deposit_action, self.withdraw_action, self.transfer_action])
         accounts = menu.addMenu("&Accounts")
-        accounts.addActions([self.new_customer_action, self.new_account_action,
-                             self.export_action, self.refresh_action])  # fmt: skip
+        accounts.addActions([self.new_customer_action, self.edit_customer_action,
+                             self.new_account_action, self.export_action,
+                             self.refresh_action])  # fmt: skip
         session = menu.addMenu("&Session")
         session.addAction(self.logout_action)
         if not self.is_staff:
-            self.new_customer_action.setVisible(False)
-            self.new_account_action.setVisible(False)
+            for action in (self.new_customer_action, self.edit_customer_action,
+                           self.new_account_action):  # fmt: skip
+                action.setVisible(False)
+                action.setEnabled(False)
 
     def _table(self, name: str, model: Any) -> QTableView:
         view = named(QTableView(), name)
@@ -227,11 +239,17 @@ class MainWindow(QMainWindow):
             c_layout = QVBoxLayout(customers)
             c_row = QHBoxLayout()
             c_row.addWidget(self.customer_search, 1)
-            new_button = QPushButton("New customer…")
+            new_button = named(QPushButton("New customer…"), "newCustomerButton")
             new_button.clicked.connect(self.open_customer_dialog)
-            open_button = QPushButton("Open account for customer…")
+            self.edit_customer_button = named(QPushButton("Edit customer…"), "editCustomerButton")
+            self.edit_customer_button.setToolTip(
+                "Change the selected customer's name, email or access (or double-click a row)"
+            )
+            self.edit_customer_button.clicked.connect(self.open_edit_customer_dialog)
+            open_button = named(QPushButton("Open account for customer…"), "openAccountButton")
             open_button.clicked.connect(self.open_account_dialog)
             c_row.addWidget(new_button)
+            c_row.addWidget(self.edit_customer_button)
             c_row.addWidget(open_button)
             c_layout.addLayout(c_row)
             c_layout.addWidget(self.customers_table, 1)
@@ -276,6 +294,12 @@ class MainWindow(QMainWindow):
                 )
             )
             self.customer_search.textChanged.connect(lambda _t: self._customer_timer.start())
+            self.customers_table.selectionModel().currentRowChanged.connect(
+                lambda _c, _p: self._update_actions()
+            )
+            self.customers_model.modelReset.connect(self._update_actions)
+            self.customers_table.doubleClicked.connect(self._customer_double_clicked)
+            self.tabs.currentChanged.connect(lambda _i: self._update_actions())
 
     # -- state -------------------------------------------------------------------------
 
@@ -286,12 +310,28 @@ class MainWindow(QMainWindow):
             return None
         return self.accounts_model.account_at(index.row())
 
+    def selected_customer(self) -> UserPublic | None:
+        """Return the customer selected in the Customers tab (staff only)."""
+        if self.customers_model is None:
+            return None
+        index = self.customers_table.currentIndex()
+        if not index.isValid():
+            return None
+        return self.customers_model.customer_at(index.row())
+
     def _update_actions(self) -> None:
         account = self.selected_account()
         active = account is not None and account.status.value == "active"
         for action in (self.deposit_action, self.withdraw_action, self.transfer_action):
             action.setEnabled(active)
         self.export_action.setEnabled(account is not None)
+        if self.customers_model is not None:
+            customer = self.selected_customer()
+            self.edit_customer_button.setEnabled(customer is not None)
+            # The shortcut edits only the customer the teller is looking at.
+            self.edit_customer_action.setEnabled(
+                customer is not None and self.tabs.currentIndex() == CUSTOMERS_TAB
+            )
 
     def _apply_search(self) -> None:
         status = self.status_filter.currentText()
@@ -336,15 +376,44 @@ class MainWindow(QMainWindow):
     # -- actions -----------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload everything from the server, keeping the selected account."""
+        """Reload everything from the server, keeping the selected account and customer."""
         self.banner.hide()
         account = self.selected_account()
+        customer = self.selected_customer()
         self.accounts_model.refresh()
+        if account is not None:
+            self._select_when_loaded(self.accounts_table, self.accounts_model, account.id)
         if self.customers_model is not None:
             self.customers_model.refresh()
+            if customer is not None:
+                self._select_when_loaded(self.customers_table, self.customers_model, customer.id)
         if account is not None:
+            # The fresh balance even when the row is not on the reloaded first page.
             run_task(self.client.account, account.id, on_done=self._show_account,
                      on_error=self._handle_error)  # fmt: skip
+
+    def _select_when_loaded(
+        self, table: QTableView, model: PagedTableModel[Any], item_id: int
+    ) -> None:
+        """Select an item's row again once a reloaded model shows it (until the next reset)."""
+        connected = True
+
+        def select(*_args: object) -> None:
+            row = model.row_of(item_id)
+            if row is None:
+                return
+            stop()
+            table.setCurrentIndex(model.index(row, 0))
+
+        def stop(*_args: object) -> None:
+            nonlocal connected
+            if connected:
+                connected = False
+                model.rowsInserted.disconnect(select)
+                model.modelReset.disconnect(stop)
+
+        model.rowsInserted.connect(select)
+        model.modelReset.connect(stop)
 
     def _keep_token_fresh(self) -> None:
         if self.client.signed_in and self.client.seconds_left() < REFRESH_WHEN_LEFT_S:
@@ -373,10 +442,30 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def open_edit_customer_dialog(self) -> EditCustomerDialog | None:
+        """Edit the selected customer's full name, email or access."""
+        customer = self.selected_customer()
+        if customer is None:
+            return None
+        dialog = EditCustomerDialog(self.client, customer, self)
+        dialog.completed.connect(lambda user: self._customer_edited(user))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _customer_double_clicked(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.customers_table.setCurrentIndex(index)
+            self.open_edit_customer_dialog()
+
+    def _customer_edited(self, user: UserPublic) -> None:
+        self.statusBar().showMessage(f"Saved {user.username} ({user.full_name})", 8000)
+        self.refresh()  # the customers list, and the accounts' holder names; keeps the row
+
     def open_account_dialog(self) -> AccountDialog | None:
         """Open an account for the selected customer (or the selected account's owner)."""
         owner: tuple[int, str] | None = None
-        if self.customers_model is not None and self.tabs.currentIndex() == 1:
+        if self.customers_model is not None and self.tabs.currentIndex() == CUSTOMERS_TAB:
             index = self.customers_table.currentIndex()
             if index.isValid():
                 customer = self.customers_model.user_at(index.row())
@@ -407,30 +496,61 @@ class MainWindow(QMainWindow):
             path = chosen
             fmt = "csv" if chosen.lower().endswith(".csv") or "CSV" in selected_filter else "pdf"
         fmt = fmt or ("csv" if path.lower().endswith(".csv") else "pdf")
-        progress = QProgressDialog("Downloading statement…", "Cancel", 0, 0, self)
-        progress.setObjectName("statementProgress")
+        previous = getattr(self, "_statement_progress", None)
+        if previous is not None and isValid(previous):
+            previous.deleteLater()
+        progress = named(
+            QProgressDialog(
+                f"Downloading the statement of {account.number}…", "Cancel", 0, 0, self
+            ),
+            "statementProgress",
+        )
+        progress.setWindowTitle("Export statement")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(0)
+        canceled = threading.Event()  # the worker reads this, never the widget
+        progress.canceled.connect(canceled.set)
+        progress.show()
         self._statement_progress = progress
         target = Path(path)
+        partial = target.with_name(target.name + ".part")
 
-        def download() -> int:
+        def download() -> int | None:
+            """Stream into a .part file; only a complete download replaces the target."""
             written = 0
-            with target.open("wb") as handle:
-                for chunk in self.client.statement(account.id, fmt):
-                    handle.write(chunk)
-                    written += len(chunk)
-                    if progress.wasCanceled():
-                        break
+            try:
+                with partial.open("wb") as handle:
+                    for chunk in self.client.statement(account.id, fmt):
+                        if canceled.is_set():
+                            break
+                        handle.write(chunk)
+                        written += len(chunk)
+                if canceled.is_set():
+                    partial.unlink(missing_ok=True)
+                    return None
+                partial.replace(target)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
             return written
 
-        def done(written: int) -> None:
+        def done(written: int | None) -> None:
+            if not isValid(self):
+                return
             progress.close()
+            if written is None:
+                self.statusBar().showMessage("Statement export canceled", 8000)
+                return
             self.statusBar().showMessage(f"Statement saved to {target} ({written:,} bytes)", 8000)
             self.statement_saved.emit(str(target))
 
         def failed(error: BaseException) -> None:
+            if not isValid(self):
+                return
             progress.close()
+            if isinstance(error, OSError):
+                self.statusBar().showMessage(f"Cannot save the statement: {error}", 8000)
+                return
             self._handle_error(error)
 
         run_task(download, on_done=done, on_error=failed)
@@ -439,8 +559,12 @@ class MainWindow(QMainWindow):
 
     def logout(self) -> None:
         """End the session on the server and return to the sign-in dialog."""
-        run_task(self.client.logout, on_done=lambda _r: self.logged_out.emit(),
-                 on_error=lambda _e: self.logged_out.emit())  # fmt: skip
+
+        def signed_out(_result: object = None) -> None:
+            if isValid(self):
+                self.logged_out.emit()
+
+        run_task(self.client.logout, on_done=signed_out, on_error=signed_out)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         """Remember the window geometry."""

@@ -1,11 +1,15 @@
-"""Small forms: register a customer, open an account. Network calls run off-thread."""
+"""Small forms: register or edit a customer, open an account. Network calls run off-thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -49,14 +53,19 @@ class _FormDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
 
-    def request(self) -> Any:
-        """Send the form to the server (runs on a worker thread)."""
-        return None
+    def request(self) -> Callable[[], Any]:
+        """Read the form (on the GUI thread) and return the call that sends it (off it)."""
+        return lambda: None
 
     def _submit(self) -> None:
         self.error.hide()
         self.buttons.setEnabled(False)
-        run_task(self.request, on_done=self._done, on_error=self._failed)
+        run_task(self.request(), on_done=self._done, on_error=self._failed)
+
+    def reject(self) -> None:
+        """Ignore Cancel and Escape while a request is out: its answer must arrive here."""
+        if self.buttons.isEnabled():
+            super().reject()
 
     def _done(self, result: object) -> None:
         self.buttons.setEnabled(True)
@@ -86,13 +95,14 @@ class CustomerDialog(_FormDialog):
         self.form.addRow("Email", self.email)
         self.form.addRow("Initial password", self.password)
 
-    def request(self) -> UserPublic:
-        return self.client.create_user(
-            username=self.username.text().strip(),
-            full_name=self.full_name.text().strip(),
-            email=self.email.text().strip(),
-            password=self.password.text(),
-        )
+    def request(self) -> Callable[[], UserPublic]:
+        fields = {
+            "username": self.username.text().strip(),
+            "full_name": self.full_name.text().strip(),
+            "email": self.email.text().strip(),
+            "password": self.password.text(),
+        }
+        return partial(self.client.create_user, **fields)
 
 
 class AccountDialog(_FormDialog):
@@ -115,10 +125,105 @@ class AccountDialog(_FormDialog):
         self.form.addRow("Currency", self.currency)
         self.form.addRow("Nickname", self.nickname)
 
-    def request(self) -> Any:
-        return self.client.open_account(
+    def request(self) -> Callable[[], Any]:
+        return partial(
+            self.client.open_account,
             self.owner_id,
             self.account_type.currentText(),
             self.currency.currentText(),
             self.nickname.text().strip() or None,
         )
+
+
+class EditCustomerDialog(_FormDialog):
+    """Change a customer's full name, email or whether they may sign in.
+
+    Only the fields that differ from `user` are sent (a teller may set exactly these three);
+    Ok stays disabled until something changed and the full name is not empty.
+    """
+
+    def __init__(self, client: BankClient, user: UserPublic, parent: QWidget | None = None) -> None:
+        super().__init__("Edit customer", "editCustomerDialog", parent)
+        self.client = client
+        self.user = user
+        self.form.addRow(
+            "Customer", named(QLabel(f"{user.username} (#{user.id})"), "customerLabel")
+        )
+        self.full_name = named(QLineEdit(user.full_name), "fullNameEdit")
+        self.full_name.setMaxLength(100)
+        self.email = named(QLineEdit(user.email), "emailEdit")
+        self.active = named(QCheckBox("Active"), "activeCheck")
+        self.active.setChecked(user.is_active)
+        self.active.setToolTip("An inactive customer cannot sign in")
+        self.active_hint = named(
+            QLabel(
+                "Deactivating ends the customer's sessions; they cannot sign in until reactivated."
+            ),
+            "activeHint",
+        )
+        self.active_hint.setWordWrap(True)
+        self.active_hint.setStyleSheet("color: #8a5a00;")
+        self.active_hint.setVisible(False)
+        self.form.addRow("Full name", self.full_name)
+        self.form.addRow("Email", self.email)
+        self.form.addRow("", self.active)
+        self.form.addRow("", self.active_hint)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.full_name.textChanged.connect(self._update)
+        self.email.textChanged.connect(self._update)
+        self.active.toggled.connect(self._update)
+        self._update()
+
+    def changes(self) -> dict[str, Any]:
+        """Return the fields that differ from the customer as loaded."""
+        fields: dict[str, Any] = {}
+        full_name = self.full_name.text().strip()
+        email = self.email.text().strip()
+        if full_name != self.user.full_name:
+            fields["full_name"] = full_name
+        if email != self.user.email:
+            fields["email"] = email
+        if self.active.isChecked() != self.user.is_active:
+            fields["is_active"] = self.active.isChecked()
+        return fields
+
+    def _update(self) -> None:
+        self.active_hint.setVisible(self.user.is_active and not self.active.isChecked())
+        ready = bool(self.changes()) and bool(self.full_name.text().strip())
+        self.ok_button.setEnabled(ready and self.buttons.isEnabled())
+
+    def _submit(self) -> None:
+        fields = self.changes()
+        if not fields or not self.full_name.text().strip():
+            return
+        self.error.hide()
+        self.buttons.setEnabled(False)
+        self._editable(False)
+        # The fields are read here, on the GUI thread; only the call runs on the worker.
+        run_task(
+            self.client.update_user, self.user.id, on_done=self._done, on_error=self._failed,
+            **fields,
+        )  # fmt: skip
+
+    def _done(self, result: object) -> None:
+        if not shiboken6.isValid(self):
+            return
+        if isinstance(result, UserPublic):
+            self.user = result
+        super()._done(result)
+
+    def _failed(self, error: BaseException) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self._editable(True)
+        super()._failed(error)
+        self._update()
+
+    def reject(self) -> None:
+        """Cancel, except while the change is on its way (its outcome is shown first)."""
+        if self.buttons.isEnabled():
+            super().reject()
+
+    def _editable(self, editable: bool) -> None:
+        for widget in (self.full_name, self.email, self.active):
+            widget.setEnabled(editable)
