@@ -10,10 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from bson import Decimal128
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -184,3 +187,19 @@ def expect(response: httpx.Response, status: int, code: str | None = None) -> An
     if response.content and response.headers.get("content-type", "").startswith("application/json"):
         return response.json()
     return None
+
+
+def dec(value: Any) -> Decimal:
+    """Return a stored money value as Decimal."""
+    return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
+
+
+def iso_ms(moment: datetime) -> str:
+    """Format a stored timestamp as the API does."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def user_id(api: Api) -> int:
+    """Return the id of the user an Api is signed in as."""
+    return int(expect(api.get("/me"), 200)["id"])

@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from bson import Decimal128
 
 from server.services.idempotency import fingerprint
-from tests.support import Api, ServerProcess, expect
+from tests.support import Api, ServerProcess, dec, expect, user_id
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]
@@ -26,16 +25,6 @@ REPLAYED = "Idempotent-Replayed"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def dec(value: Any) -> Decimal:
-    """Return a stored money value as Decimal."""
-    return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
-
-
-def user_id(api: Api) -> int:
-    """Return the id of the user an Api is signed in as."""
-    return int(expect(api.get("/me"), 200)["id"])
 
 
 def new_key() -> str:

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
-from bson import Decimal128
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.support import Api, expect
+from tests.support import Api, dec, expect
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]
@@ -67,11 +66,6 @@ SETTINGS = settings(
 def text(value: Decimal) -> str:
     """Spell money as the API does."""
     return f"{value:.2f}"
-
-
-def dec(value: Any) -> Decimal:
-    """Return a stored money value as Decimal."""
-    return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
 
 
 def wait_if_near_utc_midnight(margin: float = 60.0) -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from bson import Decimal128
 
-from tests.support import Api, ServerProcess, expect
+from tests.support import Api, ServerProcess, dec, expect, iso_ms, user_id
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]
@@ -59,22 +59,6 @@ INVALID_BODIES = [
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def dec(value: Any) -> Decimal:
-    """Return a stored money value as Decimal."""
-    return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
-
-
-def iso_ms(moment: datetime) -> str:
-    """Format a stored timestamp as the API does."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def user_id(api: Api) -> int:
-    """Return the id of the user an Api is signed in as."""
-    return int(expect(api.get("/me"), 200)["id"])
 
 
 def move(api: Api, account_id: int, kind: str, amount: Any, /, **extra: Any) -> httpx.Response:
