@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import __version__
-from server.api.routes import accounts, auth, service, users
+from server.api.routes import accounts, admin, auth, service, users
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.errors import install_error_handlers
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (service, auth, users, accounts):
+    for module in (service, auth, users, accounts, admin):
         app.include_router(module.routes)
     app.add_middleware(
         CORSMiddleware,
