@@ -258,6 +258,18 @@ def amount_problem(text: str) -> str | None:
     return _sentence(reason)
 
 
+def _message_label(name: str, color: str, background: str, border: str) -> QLabel:
+    """Return a selectable, word-wrapped message panel (success or error)."""
+    label = _plain_label(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(
+        f"color: {color}; background: {background}; border: 1px solid {border};"
+        " border-radius: 4px; padding: 8px;"
+    )
+    return label
+
+
 def _plain_label(name: str, text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName(name)
@@ -452,22 +464,10 @@ class MovementDialog(QDialog):
         )
         layout.addWidget(self.confirm_label)
 
-        self.result_label = _plain_label("resultLabel")
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.result_label.setStyleSheet(
-            "color: #1e4620; background: #edf7ed; border: 1px solid #b7dfb9;"
-            " border-radius: 4px; padding: 8px;"
-        )
+        self.result_label = _message_label("resultLabel", "#1e4620", "#edf7ed", "#b7dfb9")
         layout.addWidget(self.result_label)
 
-        self.error_label = _plain_label("dialogError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.setStyleSheet(
-            f"color: {_ERROR_COLOR}; background: #fdecea; border: 1px solid #f5c2c0;"
-            " border-radius: 4px; padding: 8px;"
-        )
+        self.error_label = _message_label("dialogError", _ERROR_COLOR, "#fdecea", "#f5c2c0")
         self.error_label.setHidden(True)
         layout.addWidget(self.error_label)
 

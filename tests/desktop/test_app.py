@@ -49,6 +49,14 @@ def sign_in(qtbot: Any, server: ServerProcess, username: str, password: str) -> 
     return desktop
 
 
+def open_window(qtbot: Any, server: ServerProcess, username: str, password: str) -> Any:
+    """Sign in through the real app and return it with its main window once shown."""
+    desktop = sign_in(qtbot, server, username, password)
+    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
+    qtbot.addWidget(desktop.window)
+    return desktop, desktop.window
+
+
 def test_bad_login_shows_the_reason_and_stays(qtbot: Any, server: ServerProcess) -> None:
     desktop = sign_in(qtbot, server, "admin", "wrong-password")
     error = desktop.login.findChild(QLabel, "loginError")
@@ -62,10 +70,7 @@ def test_teller_signs_in_and_the_table_matches_the_api(
     qtbot: Any, server: ServerProcess, make_user: Any, customer_with_money: dict[str, Any]
 ) -> None:
     me, teller = make_user("teller")
-    desktop = sign_in(qtbot, server, me["username"], f"pw-{me['username']}-secret")
-    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
-    window = desktop.window
-    qtbot.addWidget(window)
+    _desktop, window = open_window(qtbot, server, me["username"], f"pw-{me['username']}-secret")
     assert window.objectName() == "mainWindow"
     table = window.findChild(QTableView, "accountsTable")
     api_page = expect(teller.get("/accounts", params={"limit": 200}), 200)
@@ -80,10 +85,7 @@ def test_teller_signs_in_and_the_table_matches_the_api(
 def test_customer_sees_only_own_accounts_and_no_customer_view(
     qtbot: Any, server: ServerProcess, customer_with_money: dict[str, Any]
 ) -> None:
-    desktop = sign_in(qtbot, server, "dora", "dora-pass-1")
-    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
-    window = desktop.window
-    qtbot.addWidget(window)
+    _desktop, window = open_window(qtbot, server, "dora", "dora-pass-1")
     table = window.findChild(QTableView, "accountsTable")
     qtbot.waitUntil(lambda: table.model().rowCount() == 2, timeout=15_000)
     owners = {table.model().account_at(r).owner_id for r in range(2)}
@@ -96,10 +98,7 @@ def test_customer_sees_only_own_accounts_and_no_customer_view(
 def test_selecting_an_account_fills_history_and_chart(
     qtbot: Any, server: ServerProcess, admin: Api, customer_with_money: dict[str, Any]
 ) -> None:
-    desktop = sign_in(qtbot, server, "dora", "dora-pass-1")
-    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
-    window = desktop.window
-    qtbot.addWidget(window)
+    _desktop, window = open_window(qtbot, server, "dora", "dora-pass-1")
     table = window.findChild(QTableView, "accountsTable")
     qtbot.waitUntil(lambda: table.model().rowCount() == 2, timeout=15_000)
     table.selectRow(0)
@@ -116,10 +115,7 @@ def test_selecting_an_account_fills_history_and_chart(
 def test_the_access_token_is_refreshed_before_it_expires(
     qtbot: Any, server: ServerProcess, customer_with_money: dict[str, Any]
 ) -> None:
-    desktop = sign_in(qtbot, server, "dora", "dora-pass-1")
-    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
-    window = desktop.window
-    qtbot.addWidget(window)
+    desktop, window = open_window(qtbot, server, "dora", "dora-pass-1")
     client = desktop.client
     first = client._access
     # The server issues 10-second tokens; the window renews them when little time is left
@@ -138,10 +134,7 @@ def test_the_access_token_is_refreshed_before_it_expires(
 def test_a_revoked_session_asks_for_the_password_and_keeps_the_window(
     qtbot: Any, server: ServerProcess, customer_with_money: dict[str, Any]
 ) -> None:
-    desktop = sign_in(qtbot, server, "dora", "dora-pass-1")
-    qtbot.waitUntil(lambda: desktop.window is not None, timeout=15_000)
-    window = desktop.window
-    qtbot.addWidget(window)
+    desktop, window = open_window(qtbot, server, "dora", "dora-pass-1")
     client = desktop.client
     # End the session on the server behind the app's back (as an admin's change would).
     client._http.post("/logout", headers={"Authorization": f"Bearer {client._access}"})
