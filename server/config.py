@@ -63,7 +63,30 @@ class Settings(BaseSettings):
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
 
-    @field_validator("allowed_origins", mode="before")
+    # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
+    redis_url: str | None = None
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    movement_rate_per_minute: int = Field(default=120, ge=1)
+    max_page_size: int = Field(default=200, ge=1, le=200)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    docs_enabled: bool | None = None
+
+    # Observability.
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    sentry_dsn: str | None = None
+    sentry_environment: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    # Backups.
+    backup_key: str | None = None
+    backup_dir: Path | None = None
+    backup_interval_minutes: int = Field(default=0, ge=0)
+    backup_keep: int = Field(default=7, ge=1)
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -74,6 +97,11 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """Tell whether the production rules apply."""
         return self.bank_env is Environment.PRODUCTION
+
+    @property
+    def docs_on(self) -> bool:
+        """Tell whether /docs and /openapi.json are served (DOCS_ENABLED; on by default)."""
+        return True if self.docs_enabled is None else self.docs_enabled
 
     @property
     def cash_self_service(self) -> bool:
