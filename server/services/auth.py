@@ -10,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.config import Settings
 from server.documents import LoginSession, User
 from server.errors import ApiError
+from server.limits import AbuseLimits, RateLimited
 from server.security import InvalidToken, create_token, decode_token, verify_password
 from server.services import audit
 from server.services.audit import Action
@@ -49,23 +50,44 @@ def _issue(settings: Settings, user_id: int, sid: str) -> tuple[TokenPair, str]:
     return pair, refresh_claims.jti
 
 
-async def login(ctx: Ctx, settings: Settings, *, username: str, password: str) -> TokenPair:
-    """Check credentials and open a login session; one answer for every kind of failure."""
+async def _record_login_failure(
+    ctx: Ctx, *, folded: str, user: User | None, code: ErrorCode
+) -> None:
+    await ctx.db.transaction(
+        lambda s: audit.record(
+            ctx, action=Action.LOGIN_FAILED, session=s, outcome="refused", code=code.value,
+            target_type="user", target_id=user.id if user else None,
+            details={"username": folded[:64]}, actor_id=user.id if user else None,
+        )
+    )  # fmt: skip
+
+
+async def login(
+    ctx: Ctx, settings: Settings, *, username: str, password: str, limits: AbuseLimits
+) -> TokenPair:
+    """Check credentials and open a login session; one answer for every kind of failure.
+
+    While the client IP or the username has had too many failures, answer 429 without
+    looking at the password. A success forgets the username's failures, not the IP's.
+    """
     folded = username.strip().lower()
     user = await User.find_one({"username": folded}) if 0 < len(folded) <= 64 else None
     usable = user is not None and user.deleted_at is None and user.is_active
-    if not verify_password(password, user.password_hash if usable and user else None):
-        await ctx.db.transaction(
-            lambda s: audit.record(
-                ctx, action=Action.LOGIN_FAILED, session=s, outcome="refused",
-                code=ErrorCode.INVALID_CREDENTIALS.value,
-                target_type="user", target_id=user.id if user else None,
-                details={"username": folded[:64]},
-                actor_id=user.id if user else None,
-            )
-        )  # fmt: skip
+    try:
+        async with limits.login_attempt(ip=ctx.ip, username=folded) as attempt:
+            ok = verify_password(password, user.password_hash if usable and user else None)
+            if not ok:
+                await attempt.failed()
+    except RateLimited:
+        await _record_login_failure(ctx, folded=folded, user=user, code=ErrorCode.RATE_LIMITED)
+        raise
+    if not ok:
+        await _record_login_failure(
+            ctx, folded=folded, user=user, code=ErrorCode.INVALID_CREDENTIALS
+        )
         raise _invalid_credentials()
     assert user is not None
+    await limits.login_succeeded(folded)
     sid = secrets.token_hex(16)
     pair, refresh_jti = _issue(settings, user.id, sid)
     expires = now_ms() + timedelta(seconds=settings.refresh_token_seconds)
@@ -95,12 +117,20 @@ async def _usable_user(user_id: int) -> User:
     return user
 
 
-async def refresh(ctx: Ctx, settings: Settings, *, refresh_token: str) -> TokenPair:
+async def refresh(
+    ctx: Ctx,
+    settings: Settings,
+    *,
+    refresh_token: str,
+    revocations: AbuseLimits | None = None,
+) -> TokenPair:
     """Rotate a refresh token; a reused one revokes its whole login session."""
     try:
         claims = decode_token(refresh_token, key=settings.signing_key(), expected="refresh")
     except InvalidToken as exc:
         raise invalid_token() from exc
+    if revocations is not None and await revocations.is_revoked(claims.sid):
+        raise invalid_token()
     sessions = LoginSession.get_pymongo_collection()
     current = await sessions.find_one({"_id": claims.sid})
     if current is None or current["revoked_at"] is not None or current["user_id"] != claims.sub:
@@ -117,16 +147,25 @@ async def refresh(ctx: Ctx, settings: Settings, *, refresh_token: str) -> TokenP
             {"_id": claims.sid, "revoked_at": None},
             {"$set": {"revoked_at": now_ms(), "revoked_reason": "refresh token reused"}},
         )
+        if revocations is not None:
+            await revocations.revoke_session(claims.sid)
         raise invalid_token("this refresh token was already used; the session is ended")
     return pair
 
 
-async def authenticate(settings: Settings, token: str) -> tuple[User, str]:
-    """Return the user and login session id of an access token, read fresh from the database."""
+async def authenticate(
+    settings: Settings, token: str, *, revocations: AbuseLimits | None = None
+) -> tuple[User, str]:
+    """Return the user and login session id of an access token, read fresh from the database.
+
+    With `revocations`, a session another process revoked through Redis is refused first.
+    """
     try:
         claims = decode_token(token, key=settings.signing_key(), expected="access")
     except InvalidToken as exc:
         raise invalid_token() from exc
+    if revocations is not None and await revocations.is_revoked(claims.sid):
+        raise invalid_token()
     current = await LoginSession.get_pymongo_collection().find_one(
         {"_id": claims.sid}, projection={"user_id": 1, "revoked_at": 1}
     )
@@ -137,8 +176,8 @@ async def authenticate(settings: Settings, token: str) -> tuple[User, str]:
     return await _usable_user(claims.sub), claims.sid
 
 
-async def logout(ctx: Ctx, *, sid: str) -> None:
-    """End one login session: every token carrying its sid stops working."""
+async def logout(ctx: Ctx, *, sid: str, revocations: AbuseLimits | None = None) -> None:
+    """End one login session: every token carrying its sid stops working, in every process."""
     assert ctx.actor is not None
     actor = ctx.actor
 
@@ -154,6 +193,8 @@ async def logout(ctx: Ctx, *, sid: str) -> None:
         )  # fmt: skip
 
     await ctx.db.transaction(body)
+    if revocations is not None:
+        await revocations.revoke_session(sid)
 
 
 async def revoke_user_sessions(

@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.documents import Account, User, to_mongo
 from server.errors import conflict, forbidden, invalid_field, not_found
+from server.limits import AbuseLimits
 from server.security import hash_password, verify_password
 from server.services import audit
 from server.services.audit import Action
@@ -328,9 +329,12 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
     await ctx.db.transaction(body)
 
 
-async def unlock_user(ctx: Ctx, user_id: int) -> None:
-    """Clear a user's login lockout."""
-    await visible_user(ctx, user_id, allow_deleted=True)
+async def unlock_user(ctx: Ctx, user_id: int, *, limits: AbuseLimits | None = None) -> None:
+    """Clear a user's login lockout: the username's failure count (in Redis when set).
+
+    Failures counted against client IPs stay: they expire with their window.
+    """
+    user = await visible_user(ctx, user_id, allow_deleted=True)
 
     async def body(session: AsyncClientSession) -> None:
         await _users().update_one(
@@ -344,3 +348,5 @@ async def unlock_user(ctx: Ctx, user_id: int) -> None:
         )  # fmt: skip
 
     await ctx.db.transaction(body)
+    if limits is not None:
+        await limits.clear_username(user.username)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Response
 
-from server.api.deps import AnonCtx, SessionDep, SettingsDep, UserCtx
+from server.api.deps import AnonCtx, LimitsDep, SessionDep, SettingsDep, UserCtx
 from server.api.routes import errors, router
 from server.services import auth
 from server.services.views import user_public
@@ -20,23 +20,31 @@ routes = router(tags=["authentication"])
 async def login(
     ctx: AnonCtx,
     settings: SettingsDep,
+    limits: LimitsDep,
     username: Annotated[str, Form(max_length=256)],
     password: Annotated[str, Form(max_length=1024)],
 ) -> TokenPair:
-    """Sign in with username and password (OAuth2 password flow, form-encoded)."""
-    return await auth.login(ctx, settings, username=username, password=password)
+    """Sign in with username and password (OAuth2 password flow, form-encoded).
+
+    Too many failures from one client IP or for one username (`LOGIN_MAX_FAILURES` in
+    `LOGIN_WINDOW_SECONDS`) answer 429 `rate_limited` with `Retry-After`, even for the
+    right password, until the window passes or an admin unlocks the user.
+    """
+    return await auth.login(ctx, settings, username=username, password=password, limits=limits)
 
 
 @routes.post("/login/refresh", response_model=TokenPair, responses=errors(401))
-async def refresh(ctx: AnonCtx, settings: SettingsDep, body: RefreshRequest) -> TokenPair:
+async def refresh(
+    ctx: AnonCtx, settings: SettingsDep, limits: LimitsDep, body: RefreshRequest
+) -> TokenPair:
     """Trade a refresh token for new tokens; the old refresh token stops working."""
-    return await auth.refresh(ctx, settings, refresh_token=body.refresh_token)
+    return await auth.refresh(ctx, settings, refresh_token=body.refresh_token, revocations=limits)
 
 
 @routes.post("/logout", status_code=204, response_class=Response, responses=errors(401))
-async def logout(ctx: UserCtx, current: SessionDep) -> Response:
+async def logout(ctx: UserCtx, current: SessionDep, limits: LimitsDep) -> Response:
     """End this login session: all its tokens stop working."""
-    await auth.logout(ctx, sid=current[1])
+    await auth.logout(ctx, sid=current[1], revocations=limits)
     return Response(status_code=204)
 
 

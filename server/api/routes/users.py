@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query, Response
 
-from server.api.deps import AdminCtx, OptionalCtx, StaffCtx, UserCtx, list_params
+from server.api.deps import AdminCtx, LimitsDep, OptionalCtx, StaffCtx, UserCtx, list_params
 from server.api.routes import errors, router
 from server.services import users
 from server.services.accounts import page_of_accounts
@@ -79,7 +79,7 @@ async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> P
     "/{user_id}/unlock", status_code=204, response_class=Response,
     responses=errors(401, 403, 404),
 )  # fmt: skip
-async def unlock_user(ctx: AdminCtx, user_id: UserId) -> Response:
-    """Clear a user's login lockout."""
-    await users.unlock_user(ctx, user_id)
+async def unlock_user(ctx: AdminCtx, user_id: UserId, limits: LimitsDep) -> Response:
+    """Clear a user's login lockout (their username's failed sign-ins)."""
+    await users.unlock_user(ctx, user_id, limits=limits)
     return Response(status_code=204)
