@@ -1,4 +1,4 @@
-"""`bank-server`: serve the API, run the embedded database, create an admin."""
+"""`bank-server`: serve the API, run the embedded database, create an admin, back up, restore."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import getpass
 import os
 import sys
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from server.config import ConfigError, Settings, get_settings
 
@@ -20,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.db import EmbeddedDatabase
+    from server.observability import configure_logging
 
     if args.data_dir:
         os.environ["BANK_DATA_DIR"] = str(Path(args.data_dir).expanduser())
@@ -30,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings.check()
         settings.signing_key()
+        configure_logging(settings)  # JSON lines from the first one; the app reapplies it
     except ConfigError as exc:
         print(f"bank-server: {exc}", file=sys.stderr)
         return 2
@@ -50,8 +54,15 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             reload=args.reload,
-            log_level=args.log_level,
+            log_level=(args.log_level or settings.log_level).lower(),
+            log_config=None,  # our handler and format (LOG_FORMAT), not uvicorn's
+            access_log=False,  # the app writes one access line per request itself
+            server_header=False,
+            timeout_keep_alive=args.keep_alive,
             timeout_graceful_shutdown=5,
+            # uvicorn would believe X-Forwarded-For from 127.0.0.1 and overwrite the peer;
+            # the app resolves it itself, through TRUSTED_PROXIES only (server/net.py).
+            proxy_headers=False,
         )
     finally:
         if embedded is not None:
@@ -152,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="where the embedded database and key live")
     serve.add_argument("--demo", action="store_true", help="ensure demo users and accounts")
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", help="default: LOG_LEVEL (info)")
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=5.0,
+        help="close an idle keep-alive connection after this many seconds",
+    )
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="run the embedded MongoDB-wire database alone")
@@ -173,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.add_argument("--data-dir")
     admin.set_defaults(handler=_create_admin)
+
+    from server.backup import add_commands as add_backup_commands
+
+    add_backup_commands(commands)  # backup, restore
     return parser
 
 
@@ -180,7 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run `bank-server`."""
     args = build_parser().parse_args(argv)
     handler = args.handler
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except ValidationError as exc:  # a bad setting: one line per field, no traceback
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        print(f"bank-server: invalid settings: {fields}", file=sys.stderr)
+        return 2
     return result
 
 

@@ -10,13 +10,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import __version__
+from server import __version__, backup, observability
+from server.api.deps import client_ip
 from server.api.routes import accounts, admin, auth, service, users
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.errors import install_error_handlers
+from server.limits import AbuseLimits
+from server.net import parse_trusted_proxies
 from server.services import bootstrap
 
 log = logging.getLogger("bank.server")
@@ -94,8 +98,15 @@ class RequestGuard:
         await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised while a streamed body is read past the cap.
+
+    An HTTPException, because FastAPI turns any other error raised while it reads a body into
+    a 400 (a chunked body over the cap answered 400; found by tests/security).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(413, "the request body is larger than the configured cap")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,12 +114,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
     settings.signing_key()  # fail at start, not at the first login
+    parse_trusted_proxies(settings.trusted_proxies)  # a bad entry fails here too
+    observability.configure_logging(settings)
+    observability.init_sentry(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.mongodb_url:
             raise RuntimeError("MONGODB_URL is not set; start the server with `bank-server serve`")
         client: Any = make_client(settings.mongodb_url, timeout_ms=settings.db_timeout_ms)
+        app.state.limits = AbuseLimits(settings)
         try:
             app.state.database = await init_database(client, settings.database_name)
             if settings.bank_demo:
@@ -119,8 +134,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "It is shown once; change it after the first login.",
                     flush=True,
                 )
-            yield
+            scheduler = backup.start_scheduler(settings)  # BACKUP_DIR, BACKUP_INTERVAL_MINUTES
+            try:
+                yield
+            finally:
+                if scheduler is not None:
+                    await scheduler.stop()
         finally:
+            await app.state.limits.close()
             await client.close()
 
     app = FastAPI(
@@ -129,11 +150,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Accounts, money movement and administration for a bank's branches.",
         lifespan=lifespan,
         redirect_slashes=False,
+        docs_url="/docs" if settings.docs_on else None,
+        redoc_url="/redoc" if settings.docs_on else None,
+        openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.settings = settings
+    app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for module in (service, auth, users, accounts, admin):
         app.include_router(module.routes)
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
+    # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and
+    # counted like any answer, and carry the security headers.
+    app.add_middleware(observability.RequestTimeout, seconds=settings.request_timeout_seconds)
+    # CORS outside the guard and the timeout: a browser can read their 413 and 503 too.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -142,6 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
     )
-    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
+    app.add_middleware(observability.AccessLog, metrics=app.state.metrics, client_ip=client_ip)
+    app.add_middleware(
+        observability.SecurityHeaders,
+        hsts=settings.is_production,
+        docs_paths=("/docs", "/docs/oauth2-redirect", "/redoc") if settings.docs_on else (),
+    )
     app.add_middleware(PathNormalizer)
     return app

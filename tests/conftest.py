@@ -12,7 +12,16 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect
+from tests.support import (
+    ADMIN_PASSWORD,
+    ISSUED_SECRETS,
+    TEST_SECRET,
+    Api,
+    ServerProcess,
+    expect,
+    leaked_secrets,
+    remember_secrets,
+)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -42,7 +51,11 @@ def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServerProcess]:
-    """A real uvicorn server with its own database, for one test module."""
+    """A real uvicorn server with its own database, for one test module.
+
+    When it stops, its whole log is searched for the secret key and every password and
+    token the module's clients sent it (`remember_secrets`): none may have been logged.
+    """
     env = getattr(request.module, "SERVER_ENV", {})
     process = ServerProcess(
         mongodb_url=wire_db.url,
@@ -54,6 +67,9 @@ def server(
         yield process
     finally:
         process.stop()
+        secrets = {TEST_SECRET, ADMIN_PASSWORD, *ISSUED_SECRETS.pop(process.url, set())}
+        leaks = leaked_secrets(process.full_log(), secrets)
+        assert not leaks, f"the server log of {request.module.__name__} holds secrets: {leaks}"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +115,7 @@ def make_user(admin: Api, anon: Api) -> Callable[..., tuple[dict[str, Any], Api]
             "role": role,
             **fields,
         }
+        remember_secrets(admin.base_url, password)
         user = expect(admin.post("/users", json=body), 201)
         return user, anon.login(username, password)
 

@@ -21,6 +21,18 @@ from bson import Decimal128
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 ADMIN_PASSWORD = "admin-pass-123"
+# Passwords and tokens each server was given, by its URL: none may ever reach its log.
+ISSUED_SECRETS: dict[str, set[str]] = {}
+
+
+def remember_secrets(base_url: str, *values: str) -> None:
+    """Note passwords or tokens sent to a server, for the check of its log at the end."""
+    ISSUED_SECRETS.setdefault(base_url, set()).update(value for value in values if value)
+
+
+def leaked_secrets(text: str, secrets: set[str]) -> list[str]:
+    """Return the secrets that appear in a log (shortened, so a report does not repeat them)."""
+    return sorted(f"{secret[:6]}...({len(secret)} chars)" for secret in secrets if secret in text)
 
 
 def free_port() -> int:
@@ -61,13 +73,18 @@ class ServerProcess:
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "BANK_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
+            # Every test client is 127.0.0.1 and some fail logins on purpose: limits that
+            # protect production are raised here; tests/e2e/test_rate_limits.py sets its own.
+            "LOGIN_MAX_FAILURES": "1000000",
+            "MOVEMENT_RATE_PER_MINUTE": "1000000",
             **self.env,
         }
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             "--no-proxy-headers"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -83,8 +100,12 @@ class ServerProcess:
 
     def log(self) -> str:
         """Return what the server printed."""
+        return self.full_log()[-5000:]
+
+    def full_log(self) -> str:
+        """Return everything the server printed, from its start."""
         if self.log_path and self.log_path.exists():
-            return self.log_path.read_text(errors="replace")[-5000:]
+            return self.log_path.read_text(errors="replace")
         return ""
 
     def stop(self) -> None:
@@ -167,15 +188,16 @@ class Api:
 
     def login(self, username: str, password: str) -> Api:
         """Return a new client signed in as a user."""
-        response = self.client.post("/login", data={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return Api(self.base_url, response.json()["access_token"])
+        return Api(self.base_url, self.tokens(username, password)["access_token"])
 
     def tokens(self, username: str, password: str) -> dict[str, Any]:
         """Return the full token answer of a login."""
         response = self.client.post("/login", data={"username": username, "password": password})
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
+        remember_secrets(
+            self.base_url, password, result["access_token"], result.get("refresh_token", "")
+        )
         return result
 
 

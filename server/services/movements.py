@@ -23,6 +23,7 @@ from server.config import Settings
 from server.db import RetryTransaction
 from server.documents import Account, LedgerEntry, Transfer, to_mongo
 from server.errors import ApiError, conflict, forbidden, not_found, unprocessable
+from server.observability import count_movement
 from server.services import audit
 from server.services.accounts import visible_account
 from server.services.audit import Action
@@ -71,13 +72,23 @@ def _dec(value: Any) -> Decimal:
 
 
 async def _post_entry(
-    ctx: Ctx, request: EntryRequest, session: AsyncClientSession, *, at: datetime | None = None
+    ctx: Ctx,
+    request: EntryRequest,
+    session: AsyncClientSession,
+    *,
+    at: datetime | None = None,
+    authorize: Callable[[dict[str, Any]], None] | None = None,
 ) -> LedgerEntry:
-    """Apply one leg inside the caller's transaction; raise a 409 ApiError to refuse it."""
+    """Apply one leg inside the caller's transaction; raise a 409 ApiError to refuse it.
+
+    `authorize` checks the caller against the account as read here (it raises to refuse).
+    """
     accounts = Account.get_pymongo_collection()
     raw = await accounts.find_one({"_id": request.account_id}, session=session)
     if raw is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, "account not found")
+    if authorize is not None:
+        authorize(raw)
     if raw["status"] != AccountStatus.ACTIVE.value:
         raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {raw['status']}")
     now = at or now_ms()
@@ -137,10 +148,16 @@ async def _post_entry(
     return entry
 
 
-def _may_handle_cash(ctx: Ctx, settings: Settings, account: Account) -> bool:
-    if ctx.is_staff:
-        return True
-    return ctx.actor is not None and account.owner_id == ctx.actor.id and settings.cash_self_service
+def _cash_authorizer(ctx: Ctx, settings: Settings) -> Callable[[dict[str, Any]], None]:
+    """Check a cash movement's caller: 404 unless owner or staff, 403 if cash is for tellers."""
+
+    def authorize(raw: dict[str, Any]) -> None:
+        if ctx.actor is None or not (ctx.is_staff or raw.get("owner_id") == ctx.actor.id):
+            raise not_found("account not found")
+        if not ctx.is_staff and not settings.cash_self_service:
+            raise forbidden("cash is handled by tellers at this bank")
+
+    return authorize
 
 
 async def cash_movement(
@@ -153,15 +170,17 @@ async def cash_movement(
     description: str | None,
     claim: Claim | None = None,
 ) -> TransactionPublic:
-    """Deposit or withdraw cash: one transaction with the balance, the entry and the event."""
-    account = await visible_account(ctx, account_id)
-    if not _may_handle_cash(ctx, settings, account):
-        raise forbidden("cash is handled by tellers at this bank")
+    """Deposit or withdraw cash: one transaction with the balance, the entry and the event.
+
+    Who may move cash is checked on the account as the transaction reads it (a read before
+    the transaction would cost one more database round trip per movement).
+    """
+    authorize = _cash_authorizer(ctx, settings)
     request = EntryRequest(account_id=account_id, type=kind, amount=amount, description=description)
     action = _ACTIONS[kind]
 
     async def body(session: AsyncClientSession) -> TransactionPublic:
-        entry = await _post_entry(ctx, request, session)
+        entry = await _post_entry(ctx, request, session, authorize=authorize)
         await audit.record(
             ctx, action=action, session=session, target_type="account", target_id=account_id,
             details={"transaction_id": entry.id, "amount": to_cents_str(amount),
@@ -189,16 +208,22 @@ async def _commit_or_refuse[T](
     details: dict[str, Any],
     claim: Claim | None,
 ) -> T:
-    """Run a movement's transaction; if a rule refuses it (409), record the refusal."""
+    """Run a movement's transaction; if a rule refuses it (409), record the refusal.
+
+    Both outcomes are counted in `bank_money_movements_total` (type, outcome, code).
+    """
     try:
-        return await ctx.db.transaction(body)
+        result = await ctx.db.transaction(body)
     except ApiError as refusal:
         if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
+            count_movement(action, "refused", refusal.code.value)
             await record_refusal(
                 ctx, action=action, target_type=target_type, target_id=target_id,
                 error=refusal, details=details, claim=claim,
             )  # fmt: skip
         raise
+    count_movement(action, "ok")
+    return result
 
 
 async def record_refusal(

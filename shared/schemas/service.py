@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ServiceInfo(BaseModel):
@@ -12,7 +12,7 @@ class ServiceInfo(BaseModel):
 
     name: str
     version: str
-    docs: str = "/docs"
+    docs: str | None = Field(default="/docs", description="null when DOCS_ENABLED is off")
 
 
 class Health(BaseModel):

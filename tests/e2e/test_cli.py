@@ -168,6 +168,27 @@ def test_production_refuses_to_start_with_one_line_reason(
     assert reason in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"MAX_BODY_BYTES": "1"}, "MAX_BODY_BYTES"),
+        ({"LOGIN_MAX_FAILURES": "many"}, "LOGIN_MAX_FAILURES"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ],
+)
+def test_a_bad_setting_is_refused_with_one_line_naming_it(
+    env: dict[str, str], reason: str, tmp_path: Path
+) -> None:
+    process = bank_server("serve", "--port", str(free_port()), "--data-dir", str(tmp_path), env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert lines[0].startswith("bank-server: invalid settings:")
+    assert reason in lines[0]
+    assert "Traceback" not in output
+
+
 def test_db_refuses_a_second_process_on_the_same_data_dir(tmp_path: Path) -> None:
     database = EmbeddedDatabase(tmp_path)
     database.start()

@@ -1,27 +1,38 @@
-"""Service routes: what this is and whether it is healthy."""
+"""Service routes: what this is, whether it is healthy, and its metrics."""
 
 from __future__ import annotations
 
+import ipaddress
+
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import __version__
-from server.api.deps import DatabaseDep
-from server.api.routes import router
+from server.api.deps import DatabaseDep, OptionalCtx, SettingsDep
+from server.api.routes import TOO_LARGE, errors, router
+from server.errors import forbidden
+from server.observability import Metrics
+from shared.schemas.common import Role
 from shared.schemas.service import Health, ServiceInfo
 
 routes = router(tags=["service"])
 
 
-@routes.get("/", response_model=ServiceInfo)
-async def root() -> ServiceInfo:
-    """Name the service and point at its docs."""
-    return ServiceInfo(name="Bank System API", version=__version__)
+@routes.get("/", response_model=ServiceInfo, responses=TOO_LARGE)
+async def root(settings: SettingsDep) -> ServiceInfo:
+    """Name the service and point at its docs (null when they are turned off)."""
+    docs = "/docs" if settings.docs_on else None
+    return ServiceInfo(name="Bank System API", version=__version__, docs=docs)
 
 
 @routes.get(
     "/health",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The database does not answer"}},
+    responses={
+        **TOO_LARGE,
+        503: {"model": Health, "description": "The database does not answer"},
+    },
 )
 async def health(database: DatabaseDep) -> Health | JSONResponse:
     """Report whether the server and its database answer."""
@@ -29,3 +40,26 @@ async def health(database: DatabaseDep) -> Health | JSONResponse:
         return Health(status="ok", database="ok", version=__version__)
     body = Health(status="unavailable", database="unavailable", version=__version__)
     return JSONResponse(body.model_dump(), status_code=503)
+
+
+def _is_loopback(ip: str | None) -> bool:
+    try:
+        return ip is not None and ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+@routes.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
+        **errors(401, 403),
+    },
+)
+async def metrics(request: Request, ctx: OptionalCtx) -> Response:
+    """Prometheus metrics: for loopback callers (after TRUSTED_PROXIES) and admins."""
+    if ctx.role is not Role.ADMIN and not _is_loopback(ctx.ip):
+        raise forbidden("metrics are served to loopback callers and admins")
+    app_metrics: Metrics = request.app.state.metrics
+    return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)
