@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 
 def iso_utc_ms(value: datetime) -> str:
@@ -24,6 +25,24 @@ def now_ms() -> datetime:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_utc_ms, return_type=str, when_used="json")]
+
+# RFC 3339 with an offset: what `format: date-time` promises. Pydantic alone would also read
+# "0.5" or "1700000000" as Unix times and accept "2026-11-01 10:00Z" (found by schemathesis).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc3339_only(value: object) -> object:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError(
+            "use an ISO 8601 timestamp with seconds and an offset, e.g. 2026-11-01T00:00:00Z"
+        )
+    return value
+
+
+TimestampFilter = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+"""A `since`/`until` query filter: RFC 3339 date-time with an offset, nothing looser."""
 
 
 class Role(StrEnum):

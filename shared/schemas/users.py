@@ -15,7 +15,9 @@ USERNAME_RE = re.compile(r"^[a-z0-9_.\-]{3,32}$")
 
 
 def _fold_username(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+    # ASCII only: "\u212a" (KELVIN SIGN) lower-cases to "k", so a name outside the
+    # documented pattern would be taken in.
+    return value.lower() if isinstance(value, str) and value.isascii() else value
 
 
 def _check_username(value: str) -> str:
@@ -35,11 +37,17 @@ def _check_full_name(value: str) -> str:
 Username = Annotated[
     str,
     BeforeValidator(_fold_username),
-    Field(min_length=3, max_length=32, examples=["alice"]),
+    Field(
+        min_length=3,
+        max_length=32,
+        examples=["alice"],
+        json_schema_extra={"pattern": "^[A-Za-z0-9_.-]{3,32}$"},  # folded to lower case
+    ),
     AfterValidator(_check_username),
 ]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 FullName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_full_name)]
+Email = Annotated[EmailStr, Field(max_length=254)]  # RFC 5321's limit on a path
 
 
 class UserCreate(RequestModel):
@@ -48,7 +56,7 @@ class UserCreate(RequestModel):
     username: Username
     password: Password
     full_name: FullName
-    email: EmailStr
+    email: Email
     role: Role | None = None
 
     @model_validator(mode="after")
@@ -62,7 +70,7 @@ class UserUpdate(RequestModel):
     """Changes to a user; which fields a caller may set depends on their role."""
 
     full_name: FullName | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     password: Password | None = None
     current_password: Annotated[str, Field(max_length=128)] | None = None
     role: Role | None = None

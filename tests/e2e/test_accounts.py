@@ -199,8 +199,12 @@ def test_teller_cannot_open_for_staff(
     other_teller, _ = make_user("teller")
     for owner in (other_teller["id"], admin_user["id"]):
         body = {"account_type": "checking", "owner_id": owner}
-        expect(teller.post("/accounts", json=body), 403, "forbidden")
+        # A teller cannot see other staff: their ids answer as missing ones (API.md).
+        expect(teller.post("/accounts", json=body), 404, "not_found")
         assert mongo.accounts.count_documents({"owner_id": owner}) == 0
+    teller_id = expect(teller.get("/me"), 200)["id"]
+    body = {"account_type": "checking", "owner_id": teller_id}
+    expect(teller.post("/accounts", json=body), 403, "forbidden")
 
 
 @pytest.mark.parametrize("role", ["teller", "admin"])

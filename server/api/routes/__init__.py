@@ -22,11 +22,21 @@ _DESCRIPTIONS = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Declare the error answers of a route in the OpenAPI schema."""
+    """Declare the error answers of a route in the OpenAPI schema.
+
+    Every route may answer 413: the size cap answers any request (GET too) whose body is over
+    MAX_BODY_BYTES before routing.
+    """
     return {
         status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
-        for status in (*statuses, 422, 503)
+        for status in (*statuses, 413, 422, 503)
     }
+
+
+# For routes that declare no other error: the size cap still answers 413 before routing.
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": _DESCRIPTIONS[413]}
+}
 
 
 def router(**kwargs: Any) -> APIRouter:

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
-from server.api.deps import AdminCtx, SettingsDep, UserCtx, list_params
+from server.api.deps import AdminCtx, SettingsDep, UserCtx, get_limits, list_params
 from server.api.routes import errors, router
 from server.services import accounts, history, idempotency, movements
 from server.services.views import ListParams, account_public
@@ -20,7 +20,7 @@ from shared.schemas.accounts import (
     AccountUpdate,
     Payee,
 )
-from shared.schemas.common import AccountStatus, Page, SortOrder
+from shared.schemas.common import AccountStatus, Page, SortOrder, TimestampFilter
 from shared.schemas.transactions import (
     MovementRequest,
     StatementFormat,
@@ -110,15 +110,22 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         description="1-255 visible ASCII characters; a retry with the same key and request "
         "gets the first answer back instead of moving money again",
+        # Documented only: the service answers a bad key 422 `invalid_idempotency_key`.
+        json_schema_extra={"minLength": 1, "maxLength": 255},
     ),
 ]
-MOVEMENT_ERRORS = errors(401, 403, 404, 409)
+MOVEMENT_ERRORS = errors(401, 403, 404, 409, 429)
 
 
 async def idempotent_answer(
     ctx: UserCtx, request: Request, key: str | None, body: BaseModel, run: idempotency.Run
 ) -> JSONResponse:
-    """Run a movement under its Idempotency-Key and answer with the (possibly stored) result."""
+    """Run a movement under its Idempotency-Key and answer with the (possibly stored) result.
+
+    Every movement request counts against the caller's `MOVEMENT_RATE_PER_MINUTE`; over it,
+    429 `rate_limited` with `Retry-After` answers before anything is read or written.
+    """
+    await get_limits(request).check_movement(ctx.actor_id)
     print_ = idempotency.fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
     status, answer, replayed = await idempotency.run_idempotent(ctx, key, print_, run)
     headers = {idempotency.REPLAYED_HEADER: "true"} if replayed else None
@@ -198,8 +205,8 @@ async def list_transactions(
     ctx: UserCtx,
     account_id: AccountId,
     params: TransactionList,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, with offset")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, with offset")] = None,
+    since: Annotated[TimestampFilter | None, Query(description="inclusive, with offset")] = None,
+    until: Annotated[TimestampFilter | None, Query(description="exclusive, with offset")] = None,
     type: Annotated[TransactionType | None, Query()] = None,
 ) -> Page[TransactionPublic]:
     """Page through an account's ledger, newest first by default."""
@@ -221,8 +228,8 @@ async def list_transactions(
 async def statement(
     ctx: UserCtx,
     account_id: AccountId,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive, with offset")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive, with offset")] = None,
+    since: Annotated[TimestampFilter | None, Query(description="inclusive, with offset")] = None,
+    until: Annotated[TimestampFilter | None, Query(description="exclusive, with offset")] = None,
     format: Annotated[StatementFormat, Query()] = StatementFormat.CSV,
 ) -> StreamingResponse:
     """Download a statement: holder, number, period, opening balance, lines, closing balance."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime
 
 from server.api.deps import AdminCtx, StaffCtx, list_params
 from server.api.routes import errors, router
 from server.services import admin
 from server.services.views import ListParams
 from shared.schemas.admin import AuditEventPublic, AuditSort, DailyStats, Stats
-from shared.schemas.common import Page, SortOrder
+from shared.schemas.common import Page, SortOrder, TimestampFilter
 
 routes = router(tags=["administration"])
 AuditList = Annotated[ListParams, Depends(list_params(AuditSort, default_order=SortOrder.DESC))]
@@ -26,8 +25,8 @@ async def audit(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    since: Annotated[TimestampFilter | None, Query(description="inclusive")] = None,
+    until: Annotated[TimestampFilter | None, Query(description="exclusive")] = None,
 ) -> Page[AuditEventPublic]:
     """Page through the audit trail, newest first; events are never changed or deleted."""
     return await admin.list_audit(
