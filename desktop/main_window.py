@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from desktop.admin import AdminPanel, StatsPanel
 from desktop.api.client import BankClient, NetworkError, SessionExpired
 from desktop.dialogs.forms import AccountDialog, CustomerDialog, EditCustomerDialog
 from desktop.dialogs.movement import MovementDialog
@@ -179,7 +180,11 @@ class MainWindow(QMainWindow):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(50)  # size columns from the first rows, not all
-        model.rowsInserted.connect(lambda *_: view.resizeColumnsToContents())
+        # Size the columns to the first page only: resizing again for every page a scrolling
+        # view fetches re-reads the rows each time (most of filling a 10,000-row table).
+        model.rowsInserted.connect(
+            lambda _parent, first, _last: view.resizeColumnsToContents() if first == 0 else None
+        )
         model.modelReset.connect(view.resizeColumnsToContents)
         return view
 
@@ -254,6 +259,16 @@ class MainWindow(QMainWindow):
             c_layout.addLayout(c_row)
             c_layout.addWidget(self.customers_table, 1)
             self.tabs.addTab(customers, "Customers")
+        # Statistics for staff, user management and the audit trail for admins; the others
+        # never get these widgets. Both read the window's client, which a new sign-in replaces.
+        self.stats_panel: StatsPanel | None = None
+        self.admin_panel: AdminPanel | None = None
+        if self.is_staff:
+            self.stats_panel = StatsPanel(lambda: self.client)
+            self.tabs.addTab(self.stats_panel, "Statistics")
+        if self.user.role is Role.ADMIN:
+            self.admin_panel = AdminPanel(lambda: self.client, self.user)
+            self.tabs.addTab(self.admin_panel, "Administration")
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -281,6 +296,12 @@ class MainWindow(QMainWindow):
             if model is not None:
                 model.load_failed.connect(self._handle_error)
                 model.loading_changed.connect(self._loading)
+        if self.stats_panel is not None:
+            self.stats_panel.failed.connect(self._handle_error)
+        if self.admin_panel is not None:
+            self.admin_panel.failed.connect(self._handle_error)
+            self.admin_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            self.admin_panel.users_changed.connect(self._users_changed)
         self.transactions_model.modelReset.connect(self._redraw_chart)
         self.transactions_model.rowsInserted.connect(lambda *_: self._redraw_chart())
         self.banner.retry.connect(self.refresh)
@@ -378,6 +399,9 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Reload everything from the server, keeping the selected account and customer."""
         self.banner.hide()
+        for panel in (self.stats_panel, self.admin_panel):
+            if panel is not None and self.tabs.currentWidget() is panel:
+                panel.refresh()
         account = self.selected_account()
         customer = self.selected_customer()
         self.accounts_model.refresh()
@@ -414,6 +438,12 @@ class MainWindow(QMainWindow):
 
         model.rowsInserted.connect(select)
         model.modelReset.connect(stop)
+
+    def _users_changed(self) -> None:
+        """Reload what shows user data elsewhere (holder names, customers) after an admin edit."""
+        self.accounts_model.refresh()
+        if self.customers_model is not None:
+            self.customers_model.refresh()
 
     def _keep_token_fresh(self) -> None:
         if self.client.signed_in and self.client.seconds_left() < REFRESH_WHEN_LEFT_S:

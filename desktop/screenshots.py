@@ -7,20 +7,25 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import suppress
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
-from desktop.api.client import BankClient
+from desktop.admin import AdminPanel, StatsPanel
+from desktop.admin.dialogs import EditUserDialog
+from desktop.api.client import ApiError, BankClient, new_idempotency_key
 from desktop.dialogs.login import LoginDialog
 from desktop.dialogs.movement import MovementDialog
 from desktop.local_server import LocalServer
 from desktop.main_window import MainWindow
 from desktop.widgets import child
+from shared.schemas.accounts import AccountPublic
 
 
 def settle(ms: int = 300, until: Callable[[], bool] | None = None, timeout: float = 20) -> None:
@@ -44,6 +49,65 @@ def save(widget: QWidget, folder: Path, name: str) -> None:
     settle(300)
     widget.grab().save(str(folder / f"{name}.png"))
     print(f"wrote {folder / name}.png")
+
+
+def admin_shots(url: str, folder: Path) -> None:
+    """Render the administration panel (users, a user, the audit trail) and the statistics."""
+    client = BankClient(url)
+    user = client.login("admin", "admin123")
+    # Some of today's traffic besides the demo's cash: transfers and a refused withdrawal.
+    everyday: dict[str, AccountPublic] = {}  # each customer's first: the funded "Everyday"
+    for account in client.accounts(status="active", sort="id").items:
+        everyday.setdefault(account.owner_name, account)
+    alice, bob = everyday["Alice Smith"], everyday["Bob Jones"]
+    for amount in ("125.50", "60.00"):
+        client.transfer(alice.id, bob.number, Decimal(amount), "Rent share", new_idempotency_key())
+    with suppress(ApiError):
+        client.withdraw(bob.id, Decimal("99999"), "Counter", new_idempotency_key())
+    window = MainWindow(client, user)
+    window.resize(1280, 800)
+    window.show()
+    settle(200, until=lambda: window.accounts_model.rowCount() > 0)
+    panel = child(window, AdminPanel, "adminPanel")
+    window.tabs.setCurrentWidget(panel)
+    users = panel.users_model
+    settle(200, until=lambda: users.rowCount() > 0 and not users.loading)
+    row = next(r for r, u in enumerate(users.items()) if u.username == "alice")
+    panel.users.table.selectRow(row)
+    save(window, folder, "admin-users")
+
+    selected = panel.users.selected_user()
+    assert selected is not None
+    dialog = EditUserDialog(client, selected, panel.users)
+    dialog.role.setCurrentIndex(dialog.role.findData("teller"))
+    dialog.password.setText("alice-new-1")
+    dialog.confirm.setText("alice-new-1")
+    save(dialog, folder, "admin-user-dialog")
+    dialog.close()
+
+    box = panel.users.confirm_delete()
+    assert box is not None
+    child(box, QPushButton, "confirmDeleteButton").click()
+    settle(200, until=lambda: any(
+        m.isVisible() for m in panel.findChildren(QMessageBox, "deleteRefusedMessage")
+    ))  # fmt: skip
+    refused = next(m for m in panel.findChildren(QMessageBox, "deleteRefusedMessage"))
+    save(refused, folder, "admin-delete-refused")
+    refused.close()
+
+    panel.tabs.setCurrentWidget(panel.audit)
+    audit = panel.audit
+    audit.target_type.setCurrentIndex(audit.target_type.findData("account"))
+    settle(200, until=lambda: audit.model.filters.get("target_type") == "account"
+           and not audit.model.loading and audit.model.rowCount() > 0)  # fmt: skip
+    save(window, folder, "admin-audit")
+
+    stats = child(window, StatsPanel, "statsPanel")
+    window.tabs.setCurrentWidget(stats)
+    settle(200, until=lambda: stats.daily is not None)
+    save(window, folder, "stats-panel")
+    window.close()
+    client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             save(window, folder, "customers")
             window.close()
             client.close()
+            admin_shots(url, folder)
         finally:
             server.stop()
     QCoreApplication.processEvents()

@@ -20,10 +20,11 @@ from pydantic import BaseModel, TypeAdapter
 from shared.errors import ErrorCode
 from shared.money import to_cents_str
 from shared.schemas.accounts import AccountPublic, Payee
+from shared.schemas.admin import AuditEventPublic, DailyStats, Stats
 from shared.schemas.auth import TokenPair
 from shared.schemas.common import Page
 from shared.schemas.transactions import TransactionPublic, TransferPublic
-from shared.schemas.users import UserPublic
+from shared.schemas.users import UserPublic, UserWithAccounts
 
 # Refresh the access token this long before it expires.
 REFRESH_MARGIN_SECONDS = 60.0
@@ -66,6 +67,8 @@ class SessionExpired(Exception):
 _PAGE_OF_ACCOUNTS = TypeAdapter(Page[AccountPublic])
 _PAGE_OF_TRANSACTIONS = TypeAdapter(Page[TransactionPublic])
 _PAGE_OF_USERS = TypeAdapter(Page[UserPublic])
+_PAGE_OF_USERS_WITH_ACCOUNTS = TypeAdapter(Page[UserWithAccounts])
+_PAGE_OF_AUDIT_EVENTS = TypeAdapter(Page[AuditEventPublic])
 
 
 def new_idempotency_key() -> str:
@@ -239,6 +242,32 @@ class BankClient:
         clean = {k: v for k, v in params.items() if v not in (None, "")}
         return _PAGE_OF_USERS.validate_python(self._authed("GET", "/users", params=clean).json())
 
+    def users_with_accounts(self, **params: Any) -> Page[UserWithAccounts]:
+        """Return a page of users, each with summaries of their accounts (staff only)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        clean["include"] = "accounts"
+        response = self._authed("GET", "/users", params=clean)
+        return _PAGE_OF_USERS_WITH_ACCOUNTS.validate_python(response.json())
+
+    def get_user(self, user_id: int) -> UserPublic:
+        """Return one user (named so: `user` is the signed-in user)."""
+        return UserPublic.model_validate(self._authed("GET", f"/users/{user_id}").json())
+
+    def audit(self, **params: Any) -> Page[AuditEventPublic]:
+        """Return a page of the audit trail (admin), newest first unless sorted otherwise."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", "/audit", params=clean)
+        return _PAGE_OF_AUDIT_EVENTS.validate_python(response.json())
+
+    def stats(self) -> Stats:
+        """Return the bank's figures and today's movements (teller, admin)."""
+        return Stats.model_validate(self._authed("GET", "/stats").json())
+
+    def daily_stats(self, days: int = 30) -> DailyStats:
+        """Return the movements of each of the last `days` UTC days, oldest first."""
+        response = self._authed("GET", "/stats/daily", params={"days": days})
+        return DailyStats.model_validate(response.json())
+
     def payee(self, number: str) -> Payee:
         """Describe an active account by number before paying it."""
         return Payee.model_validate(self._authed("GET", f"/payees/{number}").json())
@@ -269,9 +298,17 @@ class BankClient:
         return UserPublic.model_validate(self._authed("POST", "/users", json=fields).json())
 
     def update_user(self, user_id: int, **fields: Any) -> UserPublic:
-        """Change a user."""
+        """Change a user: full_name, email, is_active, and as admin role and password."""
         response = self._authed("PUT", f"/users/{user_id}", json=fields)
         return UserPublic.model_validate(response.json())
+
+    def delete_user(self, user_id: int) -> None:
+        """Soft-delete a user (admin); ApiError 409 says why when refused."""
+        self._authed("DELETE", f"/users/{user_id}")
+
+    def unlock_user(self, user_id: int) -> None:
+        """Clear a user's login lockout (admin)."""
+        self._authed("POST", f"/users/{user_id}/unlock")
 
     def open_account(self, owner_id: int, account_type: str, currency: str = "USD",
                      nickname: str | None = None) -> AccountPublic:  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,35 @@ from desktop import app as desktop_app
 from desktop.api.client import BankClient
 from desktop.dialogs.login import LoginDialog
 from desktop.main_window import MainWindow
-from tests.support import Api, ServerProcess, expect
+from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect
 
 SERVER_ENV = {"ACCESS_TOKEN_SECONDS": "10"}
+
+
+class RenewingApi(Api):
+    """The admin's test client: signs in again when its 10-second token is half used.
+
+    The module's server issues short tokens (to test the app's refresh); on a busy machine
+    a module-scoped admin would otherwise outlive its token between fixtures.
+    """
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        super().__init__(base_url)
+        self.username, self.password = username, password
+        self.signed_at = float("-inf")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if time.monotonic() - self.signed_at > 5:
+            self.token = self.tokens(self.username, self.password)["access_token"]
+            self.signed_at = time.monotonic()
+        return super().request(method, path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def admin(server: ServerProcess) -> Iterator[RenewingApi]:
+    api = RenewingApi(server.url, "admin", ADMIN_PASSWORD)
+    yield api
+    api.close()
 
 
 @pytest.fixture(autouse=True)
