@@ -11,10 +11,12 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
+from desktop import __version__
 from desktop.api.client import BankClient
 from desktop.dialogs.login import LoginDialog
 from desktop.local_server import LocalServer
 from desktop.main_window import MainWindow
+from desktop.self_test import DEFAULT_TIMEOUT_SECONDS, run_self_test
 from desktop.workers import run_task
 
 ORGANIZATION = "BankSystem"
@@ -128,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"lock after this much idle time (default {DEFAULT_IDLE_MINUTES})",
     )
+    parser.add_argument("--version", action="version", version=f"bank-desktop {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen: start the bundled server, sign in as a demo teller, load the "
+        "accounts, print one line and exit 0 (1 on any failure)",
+    )
+    parser.add_argument(
+        "--self-test-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up the self-test after this long (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
     return parser
 
 
@@ -135,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop; reuse an existing QApplication (tests, tools) without blocking in it."""
     global current
     args = build_parser().parse_args(list(argv) if argv is not None else sys.argv[1:])
+    if args.self_test:
+        return run_self_test(args.self_test_timeout)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
+
+from shared.launcher import server_command
 
 
 def free_port() -> int:
@@ -22,9 +24,12 @@ def free_port() -> int:
 class LocalServer:
     """The bundled server with its embedded database, owned by this desktop process."""
 
-    def __init__(self, data_dir: Path | None = None, *, demo: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, *, demo: bool = True, log_file: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.demo = demo
+        self.log_file = log_file  # the server's output goes here (else nowhere)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -36,15 +41,24 @@ class LocalServer:
     def start(self, timeout: float = 90.0) -> str:
         """Start `bank-server serve` and wait until /health answers; return its URL."""
         self.port = free_port()
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
+        command = server_command("serve", "--port", str(self.port))
         if self.demo:
             command.append("--demo")
         if self.data_dir is not None:
             command += ["--data-dir", str(self.data_dir)]
         env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        if self.log_file is None:
+            output: int | IO[bytes] = subprocess.DEVNULL
+        else:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            output = self.log_file.open("ab")
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        finally:
+            if not isinstance(output, int):
+                output.close()  # the child holds its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -7,7 +7,6 @@ import logging
 import os
 import random
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from server.documents import ALL_DOCUMENTS, Counter
 from server.embedded import READY_PREFIX
+from shared.launcher import server_command
 
 log = logging.getLogger("bank.db")
 
@@ -210,11 +210,10 @@ class EmbeddedDatabase:
     def start(self, timeout: float = 30.0) -> str:
         """Start the child and wait until it listens; return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "server.cli", "db",
-            "--host", self.host, "--port", str(self.port),
+        command = server_command(
+            "db", "--host", self.host, "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--engine", self.engine, "--watch-parent",
-        ]  # fmt: skip
+        )  # fmt: skip
         if self.txn_lifetime is not None:
             command += ["--txn-lifetime", str(self.txn_lifetime)]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module

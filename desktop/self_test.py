@@ -1,0 +1,157 @@
+"""`bank-desktop --self-test`: prove that an installed desktop (or its bundle) works end to end.
+
+Offscreen, with a throw-away data dir: start the bundled server with demo data, sign in as a
+demo teller through the real sign-in dialog and client, open the main window, wait until the
+accounts table holds every account the server reports, stop the server. One line of output
+either way; exit 0 on success and 1 on any failure, also when the whole run outlasts its
+timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop import __version__
+
+DEFAULT_TIMEOUT_SECONDS = 120.0
+DEMO_USERNAME = "teller"
+DEMO_PASSWORD = "teller123"  # the documented demo teller (README, bank-server serve --demo)
+# Settings that could turn the throw-away demo server into something else: a production
+# configuration refuses --demo, and shared Redis or Sentry are not the test's to touch.
+_CLEARED_ENV = ("MONGODB_URL", "REDIS_URL", "SENTRY_DSN", "BACKUP_INTERVAL_MINUTES")
+
+
+class SelfTestFailed(RuntimeError):
+    """A step of the self-test did not do what it should; the message names it."""
+
+
+def _wait(what: str, done: Callable[[], bool], deadline: float) -> None:
+    """Run the Qt event loop until `done()` holds; fail with `what` at the deadline."""
+    from PySide6.QtWidgets import QApplication
+
+    while not done():
+        if time.monotonic() > deadline:
+            raise SelfTestFailed(f"timed out waiting for {what}")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def _last_word(path: Path) -> str:
+    """Return the server log's last error line (or its last line), shortened."""
+    try:
+        lines = [line.strip() for line in path.read_text("utf-8", "replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [line for line in lines if line]
+    errors = [line for line in lines if "bank-server" in line or "Error" in line]
+    return (errors or lines or [""])[-1][:300]
+
+
+def _run(
+    data_dir: Path, deadline: float, started: float, stop_later: list[Callable[[], None]]
+) -> str:
+    """Do every step; return the summary line."""
+    from PySide6.QtCore import QSettings, QThreadPool
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import DesktopApp
+    from desktop.local_server import LocalServer
+
+    log_file = data_dir / "server.log"
+    local = LocalServer(data_dir / "server", demo=True, log_file=log_file)
+    stop_later.append(local.stop)
+    try:
+        url = local.start(timeout=max(1.0, deadline - time.monotonic()))
+    except RuntimeError as exc:
+        last = _last_word(log_file)
+        raise SelfTestFailed(f"{exc}" + (f" (server said: {last})" if last else "")) from exc
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(["bank-desktop"])
+    settings = QSettings(str(data_dir / "desktop.ini"), QSettings.Format.IniFormat)
+    desktop = DesktopApp(settings=settings, server_url=url, local=None)
+    login = desktop.show_login()
+    login.username_edit.setText(DEMO_USERNAME)
+    login.password_edit.setText(DEMO_PASSWORD)
+    login.login_button.click()
+    _wait(
+        "sign-in",
+        lambda: desktop.window is not None or login.error_label.isVisible(),
+        deadline,
+    )
+    if desktop.window is None or desktop.client is None:
+        raise SelfTestFailed(f"sign-in as {DEMO_USERNAME} failed: {login.error_label.text()}")
+    window, client = desktop.window, desktop.client
+    model = window.accounts_model
+    _wait(
+        "the accounts table",
+        lambda: (
+            model.error is not None
+            or (model.total is not None and not model.loading and model.rowCount() >= model.total)
+        ),
+        deadline,
+    )
+    if model.error is not None:
+        raise SelfTestFailed(f"loading the accounts failed: {model.error}")
+    expected = client.accounts(limit=1).total
+    if model.total != expected or model.rowCount() != expected or expected == 0:
+        raise SelfTestFailed(
+            f"the accounts table shows {model.rowCount()} of {model.total}; the server has "
+            f"{expected}"
+        )
+    health = client.health()
+    if health.get("status") != "ok":
+        raise SelfTestFailed(f"the server's health is {health}")
+    role = client.user.role.value if client.user is not None else "?"
+    window.close()
+    client.logout()
+    client.close()
+    QThreadPool.globalInstance().waitForDone(5_000)
+    app.processEvents()
+    return (
+        f"bank-desktop {__version__} self-test OK: bundled server {health.get('version')} at "
+        f"{url}, database {health.get('database')}, signed in as {DEMO_USERNAME} ({role}), "
+        f"{expected} accounts loaded, {time.monotonic() - started:.1f} s"
+    )
+
+
+def run_self_test(timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
+    """Run the self-test; print one line; return the exit status (0 passed, 1 failed)."""
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ["BANK_ENV"] = "development"
+    for name in _CLEARED_ENV:
+        os.environ.pop(name, None)
+    started = time.monotonic()
+    deadline = started + timeout
+    stop_later: list[Callable[[], None]] = []
+    finished = threading.Event()
+
+    def watchdog() -> None:
+        # The last resort when a step hangs where no deadline reaches (a blocked Qt call).
+        if finished.wait(timeout + 15):
+            return
+        print(f"bank-desktop self-test FAILED: no result within {timeout:g} s", flush=True)
+        for stop in stop_later:
+            stop()
+        os._exit(1)
+
+    threading.Thread(target=watchdog, daemon=True, name="self-test-watchdog").start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bank-self-test-") as tmp:
+            try:
+                summary = _run(Path(tmp), deadline, started, stop_later)
+            finally:
+                for stop in stop_later:
+                    stop()
+    except Exception as exc:
+        print(f"bank-desktop self-test FAILED: {exc}", flush=True)
+        return 1
+    finally:
+        finished.set()
+    print(summary, flush=True)
+    return 0
