@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.procs import BENCH_ENV
 from server.db import EmbeddedDatabase
 from tests.support import ADMIN_PASSWORD, Api, ServerProcess
 
@@ -32,7 +33,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         database = EmbeddedDatabase(Path(tmp) / "db")
         url = database.start()
-        server = ServerProcess(mongodb_url=url, database_name="bench", data_dir=Path(tmp))
+        server = ServerProcess(
+            mongodb_url=url, database_name="bench", data_dir=Path(tmp), env=dict(BENCH_ENV)
+        )
         server.start()
         results: dict[str, dict[str, float]] = {}
         try:

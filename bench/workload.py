@@ -18,6 +18,7 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from bench.procs import BENCH_ENV
 from server.db import EmbeddedDatabase
 from tests.support import ADMIN_PASSWORD, Api, ServerProcess
 from tests.workload import check_invariants, open_workload_accounts, run_workload
@@ -31,7 +32,12 @@ def measure(server_count: int) -> dict[str, Any]:
         database = EmbeddedDatabase(Path(tmp) / "db")
         url = database.start()
         servers = [
-            ServerProcess(mongodb_url=url, database_name="bench", data_dir=Path(tmp) / f"s{n}")
+            ServerProcess(
+                mongodb_url=url,
+                database_name="bench",
+                data_dir=Path(tmp) / f"s{n}",
+                env=dict(BENCH_ENV),
+            )
             for n in range(server_count)
         ]
         client: MongoClient[Any] = MongoClient(url)

@@ -50,6 +50,7 @@ POSITIVE = QColor("#2e7d32")
 MUTED = QColor("#8a8a8a")
 
 _ROOT = QModelIndex()
+_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
 
 def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -79,6 +80,9 @@ class PagedTableModel[T: BaseModel](QAbstractTableModel):
     SORT_FIELDS: ClassVar[dict[int, str]] = {}
     RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset()
     DEFAULT_SORT: ClassVar[tuple[str, str]] = ("id", "asc")
+    # The roles `data` answers (`_role_data` answers FOREGROUND and TOOLTIP). A view asks
+    # every cell for about eight roles at each paint; the others get None at once.
+    ROLES: ClassVar[frozenset[int]] = frozenset({DISPLAY, USER, ALIGNMENT, FOREGROUND, TOOLTIP})
 
     def __init__(self, client: BankClient, page_size: int = 100, parent: Any = None) -> None:
         super().__init__(parent)
@@ -209,16 +213,12 @@ class PagedTableModel[T: BaseModel](QAbstractTableModel):
         """Rows are selectable, never editable, never have children."""
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemIsEnabled
-            | (Qt.ItemFlag.ItemNeverHasChildren)
-        )
+        return _FLAGS
 
     @override
     def data(self, index: Index, role: int = DISPLAY) -> Any:
         """Answer from the loaded rows only; never touch the network."""
-        if not index.isValid():
+        if role not in self.ROLES or not index.isValid():
             return None
         row, column = index.row(), index.column()
         if row >= len(self._rows) or column >= len(self.HEADERS):

@@ -75,11 +75,14 @@ class Account(Document):
 
     class Settings:
         name = "accounts"
+        # Each list sort (field, then `_id` as the tie-breaker) has an index that gives it,
+        # so a page never scans and sorts the collection (bench/scans.py checks them).
         indexes = [
             IndexModel([("owner_id", ASCENDING), ("_id", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("_id", ASCENDING)]),
-            IndexModel([("balance", ASCENDING)]),
-            IndexModel([("created_at", ASCENDING)]),
+            IndexModel([("number", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("balance", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("created_at", ASCENDING), ("_id", ASCENDING)]),
         ]
 
 
@@ -103,7 +106,9 @@ class LedgerEntry(Document):
         name = "transactions"
         indexes = [
             IndexModel([("account_id", ASCENDING), ("seq", DESCENDING)], unique=True),
-            IndexModel([("account_id", ASCENDING), ("created_at", DESCENDING)]),
+            IndexModel(
+                [("account_id", ASCENDING), ("created_at", DESCENDING), ("seq", DESCENDING)]
+            ),
             IndexModel([("created_at", ASCENDING), ("type", ASCENDING)]),
         ]
 
