@@ -37,7 +37,7 @@ from desktop.dialogs.forms import AccountDialog, CustomerDialog, EditCustomerDia
 from desktop.dialogs.movement import MovementDialog
 from desktop.models.accounts import AccountsModel
 from desktop.models.customers import CustomersModel
-from desktop.models.paging import PagedTableModel
+from desktop.models.paging import MAX_PAGE_SIZE, PagedTableModel
 from desktop.models.transactions import TransactionsModel
 from desktop.widgets import named
 from desktop.widgets.chart import BalanceChart
@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
 
         # Owned by the window: a page that arrives after the window is gone is dropped.
-        self.accounts_model = AccountsModel(client, parent=self)
+        # The contract's largest page: half the round trips and repaints of a long scroll.
+        self.accounts_model = AccountsModel(client, page_size=MAX_PAGE_SIZE, parent=self)
         self.transactions_model = TransactionsModel(client, parent=self)
         self.customers_model = CustomersModel(client, parent=self) if self.is_staff else None
         self._build_actions()

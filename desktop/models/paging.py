@@ -340,7 +340,10 @@ class PagedTableModel[T: BaseModel](QAbstractTableModel):
         if not self._settle(generation):
             return
         page, texts = result
-        requested = self._page_size
+        # The server may serve fewer rows than asked (its MAX_PAGE_SIZE): page by what it
+        # says it served, and ask for that from now on.
+        requested = min(self._page_size, page.limit) if page.limit > 0 else self._page_size
+        self._page_size = requested
         fresh = [
             (item, text)
             for item, text in zip(page.items, texts, strict=True)

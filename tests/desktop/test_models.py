@@ -767,3 +767,31 @@ def test_a_deleted_model_ignores_a_late_answer(qtbot: Any) -> None:
     assert not shiboken6.isValid(model)
     qtbot.waitUntil(lambda: workers.pending() == 0, timeout=WAIT_MS)
     bank_client.close()
+
+
+class CappedBank(SyntheticBank):
+    """A bank whose server lowered MAX_PAGE_SIZE: it serves at most `cap` rows a page."""
+
+    def __init__(self, n: int, cap: int) -> None:
+        super().__init__(n=n)
+        self.cap = cap
+
+    def page(self, params: httpx.QueryParams) -> dict[str, Any]:
+        asked = int(params.get("limit", 50))
+        return super().page(params.merge({"limit": min(asked, self.cap)}))
+
+
+def test_a_server_serving_smaller_pages_is_paged_by_what_it_served(qtbot: Any) -> None:
+    """Asked for 200, served 30: the model neither stops early nor skips rows."""
+    bank = CappedBank(n=95, cap=30)
+    bank_client = synthetic_client(bank)
+    model = AccountsModel(bank_client, page_size=200)
+    settle(qtbot, model, model.set_query)
+    assert model.rowCount() == 30
+    assert model.total == 95
+    assert model.canFetchMore(ROOT)
+    load_all(qtbot, model)
+    assert [account.id for account in model.items()] == list(range(1, 96))
+    assert [r["limit"] for r in bank.requests] == ["200", "30", "30", "30"]
+    assert [r["skip"] for r in bank.requests] == ["0", "30", "60", "90"]
+    bank_client.close()

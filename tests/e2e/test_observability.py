@@ -342,10 +342,18 @@ def test_docs_page_policy_allows_exactly_its_cdn_and_inline_script(
     assert "unsafe-eval" not in policy
 
 
-def test_page_size_above_the_cap_is_a_validation_error(admin: Api) -> None:
-    body = expect(admin.get("/accounts", params={"limit": PAGE_CAP + 1}), 422, "validation_error")
+def test_page_size_is_capped_and_the_answer_says_so(
+    admin: Api, make_user: MakeUser, open_account: OpenAccount
+) -> None:
+    # Above the contract's 200: 422; within it but above MAX_PAGE_SIZE: served as the cap.
+    owner, _ = make_user("user")
+    while expect(admin.get("/accounts", params={"limit": 1}), 200)["total"] <= PAGE_CAP:
+        open_account(owner["id"])
+    body = expect(admin.get("/users", params={"limit": 201}), 422, "validation_error")
     assert body["detail"][0]["loc"] == ["query", "limit"]
-    expect(admin.get("/users", params={"limit": 201}), 422, "validation_error")
+    capped = expect(admin.get("/accounts", params={"limit": 200}), 200)
+    assert capped["limit"] == PAGE_CAP
+    assert len(capped["items"]) == PAGE_CAP < capped["total"]
     assert expect(admin.get("/accounts", params={"limit": PAGE_CAP}), 200)["limit"] == PAGE_CAP
     assert expect(admin.get("/accounts"), 200)["limit"] == PAGE_CAP  # default 50, capped
 

@@ -344,6 +344,8 @@ def test_nginx_forwards_the_client_and_request_id_to_every_server(
     (size,) = re.findall(r"client_max_body_size\s+(\d+)k;", conf)
     assert int(size) * 1024 <= Settings.model_fields["max_body_bytes"].default
     assert re.search(r"location = /nginx-health", conf)
+    # The servers do not cap header size themselves; the proxy must.
+    assert re.search(r"large_client_header_buffers\s+\d+\s+(\d+)k;", conf)
     assert "/nginx-health" in " ".join(services["proxy"]["healthcheck"]["test"])
 
 
