@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect
+from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, iso_ms
 from tests.workload import (
     WorkloadResult,
     check_invariants,
@@ -133,6 +134,8 @@ def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_
     opening = cluster.total()
     before: dict[str, int] = {}
 
+    restarted: list[str] = []
+
     def chaos() -> None:
         time.sleep(SECONDS / 4)
         cluster.database.kill()
@@ -140,9 +143,17 @@ def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_
         before["entries"] = _count_entries(cluster.database.data_dir / "bank.sqlite")
         time.sleep(2)
         cluster.database.start()
+        restarted.append(iso_ms(datetime.now(UTC)))
 
     result = workload(cluster, chaos)
-    assert result.server_errors[503] + sum(result.transport_errors.values()) > 0
+    # The kill may show as 503s or cut connections, or be absorbed entirely by the servers'
+    # transaction retries (a 2 s outage is within their window); either way the bank kept
+    # confirming movements after the restart, and the invariants hold over both sides.
+    assert restarted, "the database was not restarted"
+    after_restart = [
+        o for o in result.committed if str(o.body.get("created_at", "")) > restarted[0]
+    ]
+    assert after_restart, result.summary()
     counts = check_invariants(cluster.mongo, result, opening)
     assert counts["entries"] >= before["entries"] > 0
     for server in cluster.servers:
