@@ -21,7 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.observability import JsonFormatter, RequestTimeout, TextFormatter, register_secret
 from tests.sentry_sink import Envelope, SentrySink
-from tests.support import TEST_SECRET, Api, ServerProcess, expect, free_port, user_id
+from tests.support import (
+    ADMIN_PASSWORD,
+    TEST_SECRET,
+    Api,
+    ServerProcess,
+    expect,
+    free_port,
+    user_id,
+)
 
 SINK_PORT = free_port()
 PAGE_CAP = 20
@@ -105,6 +113,19 @@ def movement(kind: str, outcome: str, code: str = "") -> tuple[str, tuple[tuple[
 
 
 # --- logs ----------------------------------------------------------------------------------
+
+
+def test_a_sign_in_line_names_who_signed_in_and_a_failed_one_nobody(
+    server: ServerProcess, anon: Api, admin: Api
+) -> None:
+    me = expect(admin.get("/me"), 200)
+    ok, bad = rid(), rid()
+    form = {"username": "admin", "password": ADMIN_PASSWORD}
+    assert anon.client.post("/login", data=form, headers={"X-Request-ID": ok}).status_code == 200
+    form["password"] = "wrong-password"
+    assert anon.client.post("/login", data=form, headers={"X-Request-ID": bad}).status_code == 401
+    assert access_line(server, ok)["user_id"] == me["id"]
+    assert access_line(server, bad)["user_id"] is None
 
 
 def test_access_line_carries_request_user_route_status_and_duration(
