@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from shared.launcher import free_port, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 ADMIN_PASSWORD = "admin-pass-123"
@@ -68,15 +70,6 @@ class CpuMeter:
         """Return CPU ms per operation of each process (`_sys`: of it, in the kernel)."""
         return {f"{name}_cpu_ms": round(1000 * used / max(operations, 1), 3)
                 for name, used in self.used.items()}  # fmt: skip
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -134,14 +127,7 @@ class AppProcess:
     def stop(self) -> None:
         """Stop the app (SIGTERM, then SIGKILL)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace=15)
 
 
 def bank_app(mongodb_url: str, database: str, data_dir: Path) -> AppProcess:

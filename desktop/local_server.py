@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,14 +10,7 @@ from typing import IO
 
 import httpx
 
-from shared.launcher import server_command
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.launcher import free_port, server_command, stop_process
 
 
 class LocalServer:
@@ -75,11 +67,4 @@ class LocalServer:
     def stop(self) -> None:
         """Stop the server (it stops its embedded database)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace=20)

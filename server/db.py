@@ -10,7 +10,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailur
 
 from server.documents import ALL_DOCUMENTS, Counter
 from server.embedded import READY_PREFIX
-from shared.launcher import server_command
+from shared.launcher import server_command, stop_process
 
 log = logging.getLogger("bank.db")
 
@@ -255,15 +254,7 @@ class EmbeddedDatabase:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the child (SIGTERM, then SIGKILL)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(timeout)
+        stop_process(process, grace=timeout)
 
 
 __all__ = [

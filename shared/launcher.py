@@ -1,4 +1,5 @@
-"""The command line that starts `bank-server` as a child process, from source or a bundle.
+"""Child processes: the command line that starts `bank-server` (from source or a bundle),
+a free loopback port for one, and stopping one.
 
 Both sides start the server as a process (the desktop its bundled server, the server its
 embedded database), so the command is built here, in the one package both may import. In a
@@ -9,7 +10,11 @@ bundle's own executable acts as `bank-server` when its first argument is `RUN_SE
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
+from contextlib import suppress
+from typing import Any
 
 RUN_SERVER_FLAG = "--run-server"
 
@@ -24,3 +29,23 @@ def server_command(*args: str) -> list[str]:
     if is_frozen():
         return [sys.executable, RUN_SERVER_FLAG, *args]
     return [sys.executable, "-m", "server.cli", *args]
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any] | None, grace: float = 15.0) -> None:
+    """Stop a child: SIGTERM, up to `grace` seconds to exit, then SIGKILL (no-op if gone)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(5)

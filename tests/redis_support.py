@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support import free_port
+from shared.launcher import free_port, stop_process
 
 INSTALL_HINT = (
     "redis-server is not installed; `make test` installs it "
@@ -79,14 +79,7 @@ class RedisProcess:
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace=10)
 
 
 @pytest.fixture(scope="session", name="redis_server")

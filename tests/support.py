@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from typing import Any
 
 import httpx
 from bson import Decimal128
+
+from shared.launcher import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -33,13 +34,6 @@ def remember_secrets(base_url: str, *values: str) -> None:
 def leaked_secrets(text: str, secrets: set[str]) -> list[str]:
     """Return the secrets that appear in a log (shortened, so a report does not repeat them)."""
     return sorted(f"{secret[:6]}...({len(secret)} chars)" for secret in secrets if secret in text)
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -111,14 +105,7 @@ class ServerProcess:
     def stop(self) -> None:
         """Stop the server gracefully, then forcefully."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace=15)
 
     def __enter__(self) -> ServerProcess:
         return self
