@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
+    bank_name: str = "Bank System"
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None

@@ -21,9 +21,9 @@ routes = router(tags=["service"])
 
 @routes.get("/", response_model=ServiceInfo, responses=TOO_LARGE)
 async def root(settings: SettingsDep) -> ServiceInfo:
-    """Name the service and point at its docs (null when they are turned off)."""
+    """Name the bank (BANK_NAME) and point at its docs (null when they are turned off)."""
     docs = "/docs" if settings.docs_on else None
-    return ServiceInfo(name="Bank System API", version=__version__, docs=docs)
+    return ServiceInfo(name=settings.bank_name, version=__version__, docs=docs)
 
 
 @routes.get(
