@@ -9,19 +9,21 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from pydantic import ValidationError
 from pymongo.errors import DuplicateKeyError
 
-from server.config import Settings
+from server.config import ConfigError, Settings
 from server.db import Database
 from server.documents import Account, DemoSeed, User
 from server.errors import ApiError
-from server.security import hash_password, verify_password
+from server.security import hash_password
 from server.services import movements, users
 from server.services.accounts import open_account
 from server.services.context import Ctx
 from shared.schemas.accounts import AccountCreate
 from shared.schemas.common import AccountType, Role, now_ms
 from shared.schemas.transactions import TransactionType
+from shared.schemas.users import UserCreate
 
 log = logging.getLogger("bank.bootstrap")
 
@@ -36,10 +38,14 @@ SEED_CLAIM_SECONDS = 120
 
 
 async def ensure_user(
-    ctx: Ctx, *, username: str, password: str, full_name: str, role: Role, reset: bool
+    ctx: Ctx, *, username: str, password: str, full_name: str, role: Role
 ) -> User:
-    """Create a user if missing; with `reset`, make the password the given one."""
-    existing = await User.find_one({"username": username})
+    """Create a user if missing; an existing one is left as it is.
+
+    Never a reset: an admin may have changed a demo password, deactivated or deleted the
+    user since, and a restart with `--demo` must not undo that.
+    """
+    existing = await User.find_one({"username": username})  # deleted users keep their name
     if existing is None:
         password_hash = await asyncio.to_thread(hash_password, password)
         with contextlib.suppress(ApiError):  # another process created it first
@@ -49,13 +55,26 @@ async def ensure_user(
             )  # fmt: skip
         existing = await User.find_one({"username": username})
         assert existing is not None
-    elif reset and not await asyncio.to_thread(verify_password, password, existing.password_hash):
-        new_hash = await asyncio.to_thread(hash_password, password)
-        await User.get_pymongo_collection().update_one(
-            {"_id": existing.id},
-            {"$set": {"password_hash": new_hash, "is_active": True, "deleted_at": None}},
-        )
     return existing
+
+
+def check_admin_settings(settings: Settings) -> None:
+    """Refuse an ADMIN_USERNAME or ADMIN_PASSWORD the API's rules would refuse (one line)."""
+    try:
+        UserCreate(
+            username=settings.admin_username,
+            password=settings.admin_password or secrets.token_urlsafe(18),
+            full_name="Administrator",
+            email="admin@bank.example",
+            role=Role.ADMIN,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = {"username": "ADMIN_USERNAME", "password": "ADMIN_PASSWORD"}.get(
+            str(error["loc"][0]) if error["loc"] else "", "ADMIN_PASSWORD"
+        )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
 
 
 async def ensure_admin(database: Database, settings: Settings) -> str | None:
@@ -85,7 +104,7 @@ async def seed_demo(database: Database, settings: Settings) -> None:
     staff = {}
     for username, password, name, role in DEMO_STAFF:
         staff[username] = await ensure_user(
-            ctx, username=username, password=password, full_name=name, role=role, reset=True
+            ctx, username=username, password=password, full_name=name, role=role
         )
     collection = DemoSeed.get_pymongo_collection()
     try:
@@ -105,7 +124,7 @@ async def seed_demo(database: Database, settings: Settings) -> None:
     teller_ctx = Ctx(db=database, actor=staff["teller"])
     for username, password, name, currency, history in DEMO_CUSTOMERS:
         customer = await ensure_user(
-            ctx, username=username, password=password, full_name=name, role=Role.USER, reset=True
+            ctx, username=username, password=password, full_name=name, role=Role.USER
         )
         if await Account.find_one({"owner_id": customer.id}) is not None:
             continue
