@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
+import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -18,11 +21,58 @@ def _data_dir(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.data_dir).expanduser() if args.data_dir else settings.bank_data_dir
 
 
+def private_dir(path: Path) -> Path:
+    """Create a data dir only its owner may enter (it holds the database and the key)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Say in one line why `host:port` cannot be listened on, or None when it can."""
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        return (
+            f"cannot listen on {host}: {exc.strerror}; pass an address of this machine with --host"
+        )
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} is in use; stop the other server or choose another with "
+                    "--port / make serve PORT=..."
+                )
+            if exc.errno == errno.EACCES:
+                return f"port {port} needs privileges; choose one above 1023 with --port"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine; choose another with --host"
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a listening address is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.db import EmbeddedDatabase
     from server.observability import configure_logging
+    from server.services.bootstrap import check_admin_settings
 
     if args.data_dir:
         os.environ["BANK_DATA_DIR"] = str(Path(args.data_dir).expanduser())
@@ -32,10 +82,17 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         settings.check()
+        if not settings.bank_demo:
+            check_admin_settings(settings)
+        private_dir(settings.bank_data_dir)
         settings.signing_key()
         configure_logging(settings)  # JSON lines from the first one; the app reapplies it
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         print(f"bank-server: {exc}", file=sys.stderr)
+        return 2
+    # Before the database starts: a port in use would otherwise end in uvicorn's log line.
+    if problem := port_problem(args.host, args.port):
+        print(f"bank-server: {problem}", file=sys.stderr)
         return 2
     embedded: EmbeddedDatabase | None = None
     if not settings.mongodb_url:
@@ -64,6 +121,10 @@ def _serve(args: argparse.Namespace) -> int:
             # the app resolves it itself, through TRUSTED_PROXIES only (server/net.py).
             proxy_headers=False,
         )
+    except SystemExit as exc:  # uvicorn's startup failure (3): its log line says why
+        if exc.code == 3 and (problem := port_problem(args.host, args.port)):
+            print(f"bank-server: {problem}", file=sys.stderr)  # taken since the check above
+        raise
     finally:
         if embedded is not None:
             embedded.stop()
@@ -73,8 +134,21 @@ def _serve(args: argparse.Namespace) -> int:
 def _db(args: argparse.Namespace) -> int:
     from server.embedded import run_database
 
+    if not args.allow_remote and not is_loopback(args.host):
+        print(
+            f"bank-server db: --host {args.host} is not a loopback address; the embedded "
+            "database has no authentication, so it listens on 127.0.0.1 unless you pass "
+            "--allow-remote",
+            file=sys.stderr,
+        )
+        return 2
     settings = get_settings()
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.bank_data_dir / "db"
+    try:
+        private_dir(data_dir)
+    except OSError as exc:
+        print(f"bank-server db: {exc}", file=sys.stderr)
+        return 2
     return run_database(
         host=args.host,
         port=args.port,
@@ -140,10 +214,10 @@ def _create_admin(args: argparse.Namespace) -> int:
     try:
         password = _read_password()
         if not settings.mongodb_url:
-            embedded = EmbeddedDatabase(_data_dir(args, settings) / "db")
+            embedded = EmbeddedDatabase(private_dir(_data_dir(args, settings)) / "db")
             settings = settings.model_copy(update={"mongodb_url": embedded.start()})
         print(asyncio.run(_create_admin_async(settings, args.username, password)))
-    except (ConfigError, RuntimeError) as exc:
+    except (ConfigError, RuntimeError, OSError) as exc:
         print(f"bank-server: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -173,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="run the embedded MongoDB-wire database alone")
-    db.add_argument("--host", default="127.0.0.1")
+    db.add_argument("--host", default="127.0.0.1", help="a loopback address (127.0.0.1)")
+    db.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other machines can reach (the database has no authentication)",
+    )
     db.add_argument("--port", type=int, default=27017)
     db.add_argument("--data-dir", help="folder of the SQLite file (default: DATA_DIR/db)")
     db.add_argument("--engine", choices=("sqlite", "memory"), default="sqlite")

@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ UNLABELLED_CONFLICTS = (
     "database is locked",
 )
 CONFLICT_RETRY_SECONDS = 20.0
+OWN_LINE = "bank-server db: "  # how `bank-server db` starts the line that says why it stopped
 
 
 class RetryTransaction(Exception):
@@ -207,8 +209,12 @@ class EmbeddedDatabase:
         return f"mongodb://{self.address}/?directConnection=true"
 
     def start(self, timeout: float = 30.0) -> str:
-        """Start the child and wait until it listens; return its URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Start the child and wait until it listens; return its URL.
+
+        Raise RuntimeError with the child's own last line when it does not start (a locked
+        data dir, a port in use), so the caller can pass on what is wrong in one line.
+        """
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         command = server_command(
             "db", "--host", self.host, "--port", str(self.port),
             "--data-dir", str(self.data_dir), "--engine", self.engine, "--watch-parent",
@@ -218,12 +224,17 @@ class EmbeddedDatabase:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             command,
             stdout=subprocess.PIPE,
-            stderr=None,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         ready = threading.Event()
         lines: list[str] = []
+        # The child's stderr is held back until it is ready, then passed through: a child
+        # that fails to start has its reason told once, by this process, in one line.
+        held: list[str] = []
+        passing = threading.Event()
+        stderr_lock = threading.Lock()
 
         def pump() -> None:
             assert self.process is not None
@@ -234,12 +245,39 @@ class EmbeddedDatabase:
                     if line.startswith(READY_PREFIX):
                         ready.set()
 
+        def pump_stderr() -> None:
+            assert self.process is not None
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                with stderr_lock:
+                    if passing.is_set():
+                        sys.stderr.write(line)
+                        sys.stderr.flush()
+                    else:
+                        held.append(line)
+
         threading.Thread(target=pump, daemon=True, name="bank-db-stdout").start()
+        errors = threading.Thread(target=pump_stderr, daemon=True, name="bank-db-stderr")
+        errors.start()
         deadline = time.monotonic() + timeout
         while not ready.wait(0.05):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            exited = self.process.poll()
+            if exited is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("the embedded database did not start: " + "".join(lines).strip())
+                errors.join(2)
+                with stderr_lock:
+                    said = [line.strip() for line in held if line.strip()]
+                if said and said[-1].startswith(OWN_LINE):  # its own one-line reason
+                    raise RuntimeError(said[-1].removeprefix(OWN_LINE))
+                reason = said[-1] if said else (
+                    f"it exited with status {exited}" if exited is not None
+                    else f"it did not listen within {timeout:g} s"
+                )  # fmt: skip
+                raise RuntimeError(f"the embedded database did not start: {reason}")
+        with stderr_lock:
+            passing.set()
+            sys.stderr.writelines(held)
+            sys.stderr.flush()
         self.address = lines[-1][len(READY_PREFIX) :].strip()
         self.port = int(self.address.rsplit(":", 1)[1])  # a restart reuses the port
         return self.url

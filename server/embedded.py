@@ -517,7 +517,7 @@ class DataDirLock:
 
     def acquire(self, wait: float = 3.0) -> None:
         """Take the lock, waiting briefly for a stopping holder; else raise RuntimeError."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + wait
         while True:
@@ -531,7 +531,8 @@ class DataDirLock:
                 holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
                 os.close(fd)
                 raise RuntimeError(
-                    f"the database in {self.path.parent} is already served by pid {holder}"
+                    f"the database in {self.path.parent} is already served by pid {holder}; "
+                    "stop that server or use another --data-dir"
                 ) from exc
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
