@@ -47,9 +47,19 @@ from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import Role
 from shared.schemas.users import UserPublic
 
+PDF_FILTER = "PDF (*.pdf)"
+CSV_FILTER = "CSV (*.csv)"
 TOKEN_CHECK_MS = 20_000
 REFRESH_WHEN_LEFT_S = 120.0
 CUSTOMERS_TAB = 1
+
+
+def statement_format(path: str, name_filter: str = "") -> str:
+    """Return "csv" or "pdf" for a chosen file: its extension, else the chosen filter."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".pdf"):
+        return suffix[1:]
+    return "csv" if name_filter == CSV_FILTER else "pdf"
 
 
 class Banner(QFrame):
@@ -85,14 +95,21 @@ class MainWindow(QMainWindow):
     session_expired = Signal()
     logged_out = Signal()
 
-    def __init__(self, client: BankClient, user: UserPublic, settings: QSettings | None = None):
+    def __init__(
+        self,
+        client: BankClient,
+        user: UserPublic,
+        settings: QSettings | None = None,
+        *,
+        bank_name: str | None = None,
+    ):
         super().__init__()
         self.setObjectName("mainWindow")
         self.client = client
         self.user = user
         self.settings = settings
         self.is_staff = user.role in (Role.TELLER, Role.ADMIN)
-        self.setWindowTitle(f"Bank System — {user.full_name} ({user.role.value})")
+        self.setWindowTitle(f"{bank_name or 'Bank System'} — {user.full_name} ({user.role.value})")
         self.resize(1200, 760)
 
         # Owned by the window: a page that arrives after the window is gone is dropped.
@@ -117,7 +134,8 @@ class MainWindow(QMainWindow):
         action = named(QAction(text, self), name)
         action.setShortcut(QKeySequence(shortcut))
         action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})")
-        action.triggered.connect(slot)
+        # triggered(checked) would fill the slot's first parameter with a bool: call it bare.
+        action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
 
@@ -512,20 +530,35 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def export_statement(self, path: str | None = None, fmt: str | None = None) -> None:
-        """Save the selected account's statement (CSV or PDF) with progress shown."""
+    def export_statement(self) -> QFileDialog | None:
+        """Ask where to save the selected account's statement (PDF or CSV), then save it."""
         account = self.selected_account()
         if account is None:
+            return None
+        dialog = named(QFileDialog(self, "Export statement"), "statementFileDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters([PDF_FILTER, CSV_FILTER])
+        dialog.setDefaultSuffix("pdf")
+        dialog.selectFile(f"statement-{account.number}.pdf")
+        dialog.filterSelected.connect(
+            lambda chosen: dialog.setDefaultSuffix("csv" if chosen == CSV_FILTER else "pdf")
+        )
+        dialog.fileSelected.connect(
+            lambda path: self.save_statement(
+                path, statement_format(path, dialog.selectedNameFilter()), account=account
+            )
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # not exec(): the window keeps its event loop, and tests can answer it
+        return dialog
+
+    def save_statement(
+        self, path: str, fmt: str | None = None, *, account: AccountPublic | None = None
+    ) -> None:
+        """Save an account's statement (default: the selected one's) with progress shown."""
+        account = account or self.selected_account()
+        if account is None:
             return
-        if path is None:
-            chosen, selected_filter = QFileDialog.getSaveFileName(
-                self, "Export statement", f"statement-{account.number}.pdf",
-                "PDF (*.pdf);;CSV (*.csv)",
-            )  # fmt: skip
-            if not chosen:
-                return
-            path = chosen
-            fmt = "csv" if chosen.lower().endswith(".csv") or "CSV" in selected_filter else "pdf"
         fmt = fmt or ("csv" if path.lower().endswith(".csv") else "pdf")
         previous = getattr(self, "_statement_progress", None)
         if previous is not None and isValid(previous):

@@ -321,7 +321,7 @@ def test_statement_export_writes_csv_and_pdf_with_progress(
 
     csv_path = tmp_path / "s.csv"
     with qtbot.waitSignal(window.statement_saved, timeout=WAIT_MS) as saved:
-        window.export_statement(path=str(csv_path), fmt="csv")
+        window.save_statement(str(csv_path), "csv")
         progress = window.findChild(QProgressDialog, "statementProgress")
         assert progress is not None
         assert progress.isVisible()  # shown while the download runs
@@ -335,7 +335,7 @@ def test_statement_export_writes_csv_and_pdf_with_progress(
 
     pdf_path = tmp_path / "s.pdf"
     with qtbot.waitSignal(window.statement_saved, timeout=WAIT_MS) as saved:
-        window.export_statement(path=str(pdf_path), fmt="pdf")
+        window.save_statement(str(pdf_path), "pdf")
         shown = [
             p for p in window.findChildren(QProgressDialog, "statementProgress") if p.isVisible()
         ]
