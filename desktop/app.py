@@ -1,11 +1,17 @@
-"""`bank-desktop`: sign in, then the main window; optionally start the bundled server."""
+"""`bank-desktop`: sign in, then the main window; optionally start the bundled server.
+
+The bundled bank (`--local`) is a real bank: its first start asks for the bank's name and its
+first admin (desktop/dialogs/first_start.py), starts the server with them and signs in as
+that admin; later starts sign in normally. `--local --demo` starts a demo bank instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
@@ -13,9 +19,19 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
 from desktop import __version__
 from desktop.api.client import BankClient
-from desktop.dialogs.login import LoginDialog
-from desktop.local_server import LocalServer
+from desktop.dialogs.first_start import FirstStart, FirstStartDialog
+from desktop.dialogs.login import LoginDialog, login_error_text
+from desktop.local_server import (
+    LOG_FILE,
+    LocalServer,
+    LocalServerError,
+    default_data_dir,
+    is_initialised,
+    read_bank_name,
+    write_bank_name,
+)
 from desktop.main_window import MainWindow
+from desktop.platform_check import display_problem
 from desktop.self_test import DEFAULT_TIMEOUT_SECONDS, run_self_test
 from desktop.workers import run_task
 
@@ -52,23 +68,107 @@ class DesktopApp:
     client: BankClient | None = None
     idle: IdleWatcher | None = None
     extras: list[Any] = field(default_factory=list)
+    bank_name: str | None = None
+    first_start: FirstStartDialog | None = None
+    progress: QProgressDialog | None = None
+    failure: QMessageBox | None = None
+    # What ends the app when the bundled bank cannot run (app.quit; nothing inside tests).
+    on_quit: Callable[[], None] = lambda: None
 
-    def show_login(self, *, relock: bool = False) -> LoginDialog:
+    def show_login(self, *, relock: bool = False, error: str = "") -> LoginDialog:
         """Show the sign-in dialog (again, with the server fixed, to unlock or re-authenticate)."""
         username = self.client.user.username if relock and self.client and self.client.user else ""
         dialog = LoginDialog(
             self.server_url,
             username=username or str(self.settings.value("login/username", "")),
             lock_server=relock or self.local is not None,
+            bank_name=self.bank_name,
         )
         dialog.signed_in.connect(self._signed_in)
+        if error:
+            dialog.error_label.setText(error)
+            dialog.error_label.show()
         self.login = dialog
         dialog.show()
         return dialog
 
+    # -- the bundled bank ----------------------------------------------------------------
+
+    def start_local(self, data_dir: Path, *, demo: bool = False) -> None:
+        """Start the bundled bank in `data_dir`; on its first start, ask how to set it up."""
+        if demo or is_initialised(data_dir):
+            self.bank_name = read_bank_name(data_dir)
+            self._start_server(data_dir, demo=demo, setup=None)
+            return
+        dialog = FirstStartDialog()
+        self.first_start = dialog
+        dialog.accepted.connect(lambda: self._set_up(dialog, data_dir))
+        dialog.rejected.connect(lambda: self.on_quit())
+        dialog.show()
+
+    def _set_up(self, dialog: FirstStartDialog, data_dir: Path) -> None:
+        setup = dialog.setup()
+        dialog.forget_password()
+        self.bank_name = setup.bank_name
+        self._start_server(data_dir, demo=False, setup=setup)
+
+    def _start_server(self, data_dir: Path, *, demo: bool, setup: FirstStart | None) -> None:
+        env = {"BANK_NAME": self.bank_name} if self.bank_name else {}
+        if setup is not None:
+            env |= {"ADMIN_USERNAME": setup.username, "ADMIN_PASSWORD": setup.password}
+        self.local = LocalServer(data_dir, demo=demo, log_file=data_dir / LOG_FILE, env=env)
+        progress = QProgressDialog("Starting the bundled bank server…", "", 0, 0)
+        progress.setObjectName("localServerProgress")
+        progress.setWindowTitle(self.bank_name or "Bank System")
+        progress.setCancelButton(None)
+        progress.setMinimumDuration(0)
+        progress.show()
+        self.progress = progress
+
+        def started(url: str) -> None:
+            progress.close()
+            self.server_url = url
+            if setup is None:
+                self.show_login()
+                return
+            write_bank_name(data_dir, setup.bank_name)
+            self._sign_in_first_admin(url, setup)
+
+        def failed(error: BaseException) -> None:
+            progress.close()
+            self.local = None
+            if isinstance(error, LocalServerError):  # ends with the server's own last line
+                text = str(error)
+                self.fail(text[:1].upper() + text[1:])
+            else:
+                self.fail(f"The bundled server did not start: {error}")
+
+        run_task(self.local.start, on_done=started, on_error=failed)
+
+    def _sign_in_first_admin(self, url: str, setup: FirstStart) -> None:
+        """Sign in as the admin the first start just created, without asking again."""
+        client = BankClient(url)
+
+        def refused(error: BaseException) -> None:
+            client.close()
+            self.show_login(error=login_error_text(error))
+
+        run_task(client.login, setup.username, setup.password,
+                 on_done=lambda _user: self._signed_in(client), on_error=refused)  # fmt: skip
+
+    def fail(self, text: str) -> QMessageBox:
+        """Say why the bundled bank cannot run; closing the message ends the app."""
+        box = QMessageBox(QMessageBox.Icon.Critical, self.bank_name or "Bank System", text)
+        box.setObjectName("localServerError")
+        box.finished.connect(lambda _code: self.on_quit())
+        self.failure = box
+        box.show()
+        return box
+
     def _signed_in(self, client: BankClient) -> None:
         self.server_url = client.base_url
-        self.settings.setValue("server/url", client.base_url)
+        if self.local is None:  # the bundled server's port changes with every start
+            self.settings.setValue("server/url", client.base_url)
         if client.user is not None:
             self.settings.setValue("login/username", client.user.username)
         if self.window is not None and self.client is not None and self.client.user is not None \
@@ -87,7 +187,7 @@ class DesktopApp:
             self.window.close()
         assert client.user is not None
         self.client = client
-        self.window = MainWindow(client, client.user, self.settings)
+        self.window = MainWindow(client, client.user, self.settings, bank_name=self.bank_name)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.window.restoreGeometry(geometry)
@@ -97,8 +197,9 @@ class DesktopApp:
 
     def lock(self) -> None:
         """Hide the work behind the sign-in dialog until the user signs in again."""
-        if self.window is not None:
-            self.window.setEnabled(False)
+        if self.window is None:
+            return  # nothing signed in to hide (the first start, a starting server)
+        self.window.setEnabled(False)
         if self.login is None or not self.login.isVisible():
             self.show_login(relock=True)
 
@@ -123,7 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="bank-desktop", description="Bank System teller desktop")
     parser.add_argument("--server", help="server URL, e.g. http://bank.example:8000")
-    parser.add_argument("--local", action="store_true", help="start the bundled server")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="start the bundled bank server; its first start sets up the bank and its admin",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="with --local: a demo bank with well-known passwords (admin/admin123, "
+        "teller/teller123), kept apart from the real one",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="with --local: where the bundled bank keeps its data (default: "
+        f"{default_data_dir()}; with --demo: {default_data_dir(demo=True)})",
+    )
     parser.add_argument(
         "--idle-minutes",
         type=float,
@@ -150,10 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop; reuse an existing QApplication (tests, tools) without blocking in it."""
     global current
-    args = build_parser().parse_args(list(argv) if argv is not None else sys.argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
+    if (args.demo or args.data_dir) and not args.local:
+        parser.error("--demo and --data-dir go with --local")
     if args.self_test:
         return run_self_test(args.self_test_timeout)
     existing = QApplication.instance()
+    if existing is None and (problem := display_problem()):
+        print(f"bank-desktop: {problem}", file=sys.stderr)
+        return 1
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
@@ -161,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = str(settings.value("server/url", "") or "")
     use_local = args.local or (not args.server and not saved)
     desktop = DesktopApp(settings=settings, server_url=args.server or saved)
+    if existing is None:
+        desktop.on_quit = app.quit
     current = desktop
     minutes = args.idle_minutes or float(
         str(settings.value("idleLockMinutes", DEFAULT_IDLE_MINUTES))
@@ -170,25 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(desktop.shutdown)
 
     if use_local:
-        desktop.local = LocalServer()
-        progress = QProgressDialog("Starting the bundled bank server…", "", 0, 0)
-        progress.setObjectName("localServerProgress")
-        progress.setCancelButton(None)
-        progress.setMinimumDuration(0)
-        progress.show()
-        desktop.extras.append(progress)
-
-        def started(url: str) -> None:
-            progress.close()
-            desktop.server_url = url
-            desktop.show_login()
-
-        def failed(error: BaseException) -> None:
-            progress.close()
-            QMessageBox.critical(None, "Bank System", f"The bundled server did not start: {error}")
-            app.quit()
-
-        run_task(desktop.local.start, on_done=started, on_error=failed)
+        data_dir = Path(args.data_dir).expanduser() if args.data_dir else None
+        desktop.start_local(data_dir or default_data_dir(demo=args.demo), demo=args.demo)
     else:
         desktop.show_login()
     if existing is not None:

@@ -41,17 +41,6 @@ def _wait(what: str, done: Callable[[], bool], deadline: float) -> None:
         time.sleep(0.01)
 
 
-def _last_word(path: Path) -> str:
-    """Return the server log's last error line (or its last line), shortened."""
-    try:
-        lines = [line.strip() for line in path.read_text("utf-8", "replace").splitlines()]
-    except OSError:
-        return ""
-    lines = [line for line in lines if line]
-    errors = [line for line in lines if "bank-server" in line or "Error" in line]
-    return (errors or lines or [""])[-1][:300]
-
-
 def _run(
     data_dir: Path, deadline: float, started: float, stop_later: list[Callable[[], None]]
 ) -> str:
@@ -60,16 +49,15 @@ def _run(
     from PySide6.QtWidgets import QApplication
 
     from desktop.app import DesktopApp
-    from desktop.local_server import LocalServer
+    from desktop.local_server import LocalServer, LocalServerError
 
     log_file = data_dir / "server.log"
     local = LocalServer(data_dir / "server", demo=True, log_file=log_file)
     stop_later.append(local.stop)
     try:
         url = local.start(timeout=max(1.0, deadline - time.monotonic()))
-    except RuntimeError as exc:
-        last = _last_word(log_file)
-        raise SelfTestFailed(f"{exc}" + (f" (server said: {last})" if last else "")) from exc
+    except LocalServerError as exc:  # its message ends with the server's own last line
+        raise SelfTestFailed(str(exc)) from exc
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(["bank-desktop"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -45,16 +46,18 @@ class LoginDialog(QDialog):
         client_factory: Callable[[str], BankClient] = BankClient,
         username: str = "",
         lock_server: bool = False,
+        bank_name: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("loginDialog")
-        self.setWindowTitle("Sign in — Bank System")
+        name = bank_name or "Bank System"
+        self.setWindowTitle(f"Sign in — {name}")
         self.setMinimumWidth(380)
         self.client: BankClient | None = None
         self._factory = client_factory
 
-        title = QLabel("<h2>Bank System</h2><p>Sign in to continue.</p>")
+        title = QLabel(f"<h2>{html.escape(name)}</h2><p>Sign in to continue.</p>")
         self.server_edit = named(QLineEdit(server_url), "serverUrlEdit")
         self.server_edit.setReadOnly(lock_server)
         self.username_edit = named(QLineEdit(username), "usernameEdit")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from PySide6.QtWidgets import QLineEdit
 
 from desktop import app as desktop_app
 from desktop.api.client import BankClient
-from desktop.local_server import LocalServer
+from desktop.local_server import LocalServer, LocalServerError
 
 
 @pytest.fixture(autouse=True)
@@ -43,21 +42,44 @@ def test_bundled_server_starts_with_demo_data_and_stops(tmp_path: Path) -> None:
         httpx.get(f"{url}/health", timeout=2)
 
 
-def test_local_flag_starts_the_bundled_server_before_sign_in(qtbot: Any) -> None:
-    desktop_app.main(["--local", "--idle-minutes", "60"])
+def test_local_demo_flag_starts_the_bundled_demo_bank_before_sign_in(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "demo-bank"
+    desktop_app.main(["--local", "--demo", "--data-dir", str(data_dir), "--idle-minutes", "60"])
     desktop = desktop_app.current
     assert desktop is not None
     try:
+        assert desktop.first_start is None  # a demo bank needs no set-up
         qtbot.waitUntil(lambda: desktop.login is not None, timeout=90_000)
         assert desktop.local is not None
         url_edit = desktop.login.findChild(QLineEdit, "serverUrlEdit")
         assert url_edit.text() == desktop.local.url
         assert url_edit.isReadOnly()
         assert httpx.get(f"{desktop.local.url}/health", timeout=5).status_code == 200
-        assert Path(os.environ["BANK_DATA_DIR"], "db", "bank.sqlite").exists()
+        assert (data_dir / "db" / "bank.sqlite").exists()
+        client = BankClient(desktop.local.url)
+        assert client.login("teller", "teller123").role.value == "teller"
+        client.close()
     finally:
         if desktop.login is not None:
             desktop.login.close()
         local = desktop.local
         desktop.shutdown()
         assert local is None or local.process is None
+
+
+def test_the_server_s_last_line_says_why_it_did_not_start(tmp_path: Path) -> None:
+    holder = LocalServer(tmp_path / "bank", demo=True)
+    holder.start()
+    try:
+        second = LocalServer(tmp_path / "bank")
+        with pytest.raises(LocalServerError) as failed:
+            second.start()
+        message = str(failed.value)
+        assert message.startswith("the bundled server stopped while starting: bank-server: ")
+        assert "already served by pid" in message
+        assert message.endswith("stop that server or use another --data-dir")
+        assert second.process is None or second.process.poll() is not None
+    finally:
+        holder.stop()
