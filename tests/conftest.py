@@ -5,14 +5,27 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import MongoClient
 
-from server.db import EmbeddedDatabase
-from tests.support import (
+from tests import user_state
+
+# Before anything creates a QApplication or QSettings: the suite gets its own HOME, XDG dirs
+# and QSettings location (subprocesses inherit the variables), and the session fails if the
+# real user's desktop settings or bank data change while it runs.
+REAL_USER_PATHS = user_state.user_paths()
+REAL_USER_BEFORE = user_state.snapshot(REAL_USER_PATHS)
+TEST_HOME = Path(tempfile.mkdtemp(prefix="bank-tests-home-"))
+user_state.isolate(TEST_HOME)
+
+from server.db import EmbeddedDatabase  # noqa: E402 - after the isolation above
+from tests.support import (  # noqa: E402
     ADMIN_PASSWORD,
     ISSUED_SECRETS,
     TEST_SECRET,
@@ -26,6 +39,21 @@ from tests.support import (
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 _names = itertools.count(1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the real user's settings or data changed while the tests ran."""
+    changed = user_state.changes(REAL_USER_BEFORE, user_state.snapshot(REAL_USER_PATHS))
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
+    if not changed:
+        return
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "the tests touched the real user's files: " + "; ".join(changed)
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message)
 
 
 @pytest.fixture(scope="session")
