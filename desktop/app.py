@@ -8,6 +8,7 @@ that admin; later starts sign in normally. `--local --demo` starts a demo bank i
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -220,6 +221,16 @@ class DesktopApp:
 current: DesktopApp | None = None
 
 
+def quit_on_signals(app: QApplication) -> None:
+    """Quit cleanly on SIGTERM and SIGINT (Ctrl+C), so the bundled server is stopped too."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: app.quit())
+    # Python runs signal handlers between bytecodes; a timer lets it in while Qt waits.
+    ticker = QTimer(app, interval=250)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="bank-desktop", description="Bank System teller desktop")
@@ -286,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     desktop = DesktopApp(settings=settings, server_url=args.server or saved)
     if existing is None:
         desktop.on_quit = app.quit
+        quit_on_signals(app)
     current = desktop
     minutes = args.idle_minutes or float(
         str(settings.value("idleLockMinutes", DEFAULT_IDLE_MINUTES))
