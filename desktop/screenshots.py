@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMessageBox, QPus
 from desktop.admin import AdminPanel, StatsPanel
 from desktop.admin.dialogs import EditUserDialog
 from desktop.api.client import ApiError, BankClient, new_idempotency_key
+from desktop.dialogs.first_start import FirstStartDialog
 from desktop.dialogs.login import LoginDialog
 from desktop.dialogs.movement import MovementDialog
 from desktop.local_server import LocalServer
@@ -49,6 +50,19 @@ def save(widget: QWidget, folder: Path, name: str) -> None:
     settle(300)
     widget.grab().save(str(folder / f"{name}.png"))
     print(f"wrote {folder / name}.png")
+
+
+def first_start_shots(folder: Path) -> None:
+    """Render the bundled bank's first-start dialog, filled in and with a reason to wait."""
+    dialog = FirstStartDialog()
+    dialog.bank_name_edit.setText("Riverside Savings Bank")
+    dialog.username_edit.setText("ada")
+    dialog.password_edit.setText("counting-house-1843")
+    dialog.repeat_edit.setText("counting-house-1843")
+    save(dialog, folder, "first-start")
+    dialog.repeat_edit.setText("counting-house")
+    save(dialog, folder, "first-start-invalid")
+    dialog.close()
 
 
 def admin_shots(url: str, folder: Path) -> None:
@@ -118,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setStyle("Fusion")
+    first_start_shots(folder)
     with tempfile.TemporaryDirectory() as data:
         server = LocalServer(Path(data), demo=True)
         url = server.start()
