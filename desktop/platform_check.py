@@ -76,7 +76,9 @@ def uses_x11(environ: Mapping[str, str] | None = None) -> bool:
 def display_problem(environ: Mapping[str, str] | None = None) -> str | None:
     """Say in one line why no window can open here, or None when Qt may go ahead."""
     env = os.environ if environ is None else environ
-    if not env.get("QT_QPA_PLATFORM") and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+    if not sys.platform.startswith("linux"):
+        return None  # macOS and Windows always have their own platform plugin
+    if not any(env.get(name) for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")):
         return (
             "no display: neither DISPLAY nor WAYLAND_DISPLAY is set; run it in a desktop "
             "session (or QT_QPA_PLATFORM=offscreen bank-desktop --self-test to check it)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -250,11 +251,12 @@ class EmbeddedDatabase:
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 with stderr_lock:
-                    if passing.is_set():
+                    if not passing.is_set():
+                        held.append(line)
+                        continue
+                    with contextlib.suppress(ValueError, OSError):  # our stderr closed
                         sys.stderr.write(line)
                         sys.stderr.flush()
-                    else:
-                        held.append(line)
 
         threading.Thread(target=pump, daemon=True, name="bank-db-stdout").start()
         errors = threading.Thread(target=pump_stderr, daemon=True, name="bank-db-stderr")
