@@ -11,6 +11,7 @@ import platformdirs
 from PySide6.QtCore import QSettings
 
 from tests import conftest, user_state
+from tests.support import ROOT
 
 
 def test_home_xdg_dirs_settings_and_data_dirs_are_the_suite_s_own() -> None:
@@ -53,3 +54,36 @@ def test_a_snapshot_notices_created_changed_and_removed_files(tmp_path: Path) ->
     later = user_state.snapshot(paths)
     settings.unlink()
     assert user_state.changes(later, user_state.snapshot(paths)) == [f"removed {settings}"]
+
+
+def test_a_run_that_touches_the_user_s_settings_fails(tmp_path: Path) -> None:
+    """Run pytest with this suite's conftest as a plugin, as a user whose settings a test
+    writes; the run must fail and say which file changed (and a clean run must pass)."""
+    home = tmp_path / "user"
+    settings = home / ".config" / "BankSystem" / "bank-desktop.conf"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[login]\nusername=me\n")
+    tests = tmp_path / "nested"
+    tests.mkdir()
+    (tests / "test_writes.py").write_text(
+        "import os\n"
+        "def test_writes():\n"
+        "    with open(os.environ['VICTIM'], 'a') as handle:\n"
+        "        handle.write('[server]\\nurl=http://127.0.0.1:1\\n')\n"
+    )
+    (tests / "test_clean.py").write_text("def test_clean():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(HOME=str(home), VICTIM=str(settings), PYTHONPATH=str(ROOT))
+
+    def nested(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
+             "--rootdir", str(tests), "-c", os.devnull, str(tests / name)],
+            cwd=tests, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    clean = nested("test_clean.py")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    dirty = nested("test_writes.py")
+    assert dirty.returncode == 1, dirty.stdout + dirty.stderr
+    assert f"the tests touched the real user's files: changed {settings}" in dirty.stdout

@@ -90,7 +90,20 @@ def isolate(folder: Path) -> dict[str, str]:
     from PySide6.QtCore import QSettings, QStandardPaths
 
     QStandardPaths.setTestModeEnabled(True)
+    point_settings(folder / "qsettings")
+    # The system scope apart: QSettings falls back to it when reading a key the user lacks.
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(fmt, scope, str(folder / "qsettings"))
+        QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(folder / "qsettings-system"))
     return values
+
+
+def point_settings(folder: Path) -> None:
+    """Make new QSettings objects of the user scope keep their files in `folder`.
+
+    Both formats: the desktop's `QSettings(organization, application)` is NativeFormat, whose
+    path on Linux is its own (setting IniFormat's alone leaves it at ~/.config).
+    """
+    from PySide6.QtCore import QSettings
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(folder))

@@ -14,13 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton
 
 from desktop import app as desktop_app
 from desktop.dialogs.first_start import FirstStartDialog
 from server.db import EmbeddedDatabase
 from shared.schemas.common import Role
+from tests import user_state
+from tests.conftest import TEST_HOME
 from tests.support import Api, expect, leaked_secrets
 
 BANK = "Riverside Savings Bank"
@@ -45,9 +47,10 @@ def retype(qtbot: Any, edit: QLineEdit, text: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path) -> None:
-    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+def own_settings(tmp_path: Path) -> Iterator[None]:
+    user_state.point_settings(tmp_path / "settings")
+    yield
+    user_state.point_settings(TEST_HOME / "qsettings")
 
 
 @pytest.fixture
