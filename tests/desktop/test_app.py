@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QTableView
 
 from desktop import app as desktop_app
@@ -45,12 +45,6 @@ def admin(server: ServerProcess) -> Iterator[RenewingApi]:
     api = RenewingApi(server.url, "admin", ADMIN_PASSWORD)
     yield api
     api.close()
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path) -> None:
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
 
 
 @pytest.fixture(scope="module")

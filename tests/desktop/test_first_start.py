@@ -21,8 +21,6 @@ from desktop import app as desktop_app
 from desktop.dialogs.first_start import FirstStartDialog
 from server.db import EmbeddedDatabase
 from shared.schemas.common import Role
-from tests import user_state
-from tests.conftest import TEST_HOME
 from tests.support import Api, expect, leaked_secrets
 
 BANK = "Riverside Savings Bank"
@@ -44,13 +42,6 @@ def retype(qtbot: Any, edit: QLineEdit, text: str) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_Delete)
     assert edit.text() == ""
     qtbot.keyClicks(edit, text)
-
-
-@pytest.fixture(autouse=True)
-def own_settings(tmp_path: Path) -> Iterator[None]:
-    user_state.point_settings(tmp_path / "settings")
-    yield
-    user_state.point_settings(TEST_HOME / "qsettings")
 
 
 @pytest.fixture

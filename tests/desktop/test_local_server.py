@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLineEdit
 
 from desktop import app as desktop_app
@@ -17,8 +16,6 @@ from desktop.local_server import LocalServer, LocalServerError
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     # The bundled server keeps its data in the user data dir: point that at the test's folder.
     monkeypatch.setenv("BANK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("MONGODB_URL", raising=False)

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
@@ -50,12 +49,6 @@ ACTION_NAMES = (
     "exportStatementAction",
     "logoutAction",
 )
-
-
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path) -> None:
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
 
 
 def password_of(user: dict[str, Any]) -> str:
