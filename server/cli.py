@@ -175,7 +175,7 @@ async def _create_admin_async(settings: Settings, username: str, password: str) 
     from pydantic import ValidationError
 
     from server.db import init_database, make_client
-    from server.errors import ApiError
+    from server.errors import DomainError
     from server.security import hash_password
     from server.services.context import Ctx
     from server.services.users import insert_user
@@ -199,8 +199,8 @@ async def _create_admin_async(settings: Settings, username: str, password: str) 
                 password_hash=hash_password(password), full_name=valid.full_name,
                 email=str(valid.email), role=Role.ADMIN,
             )  # fmt: skip
-        except ApiError as exc:
-            raise ConfigError(exc.detail) from exc
+        except DomainError as exc:
+            raise ConfigError(str(exc)) from exc
         return f"created admin {user.username!r} (id {user.id})"
     finally:
         await client.close()

@@ -39,7 +39,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from server.config import Settings
-from server.errors import ApiError
+from server.errors import DomainError
 from shared.errors import ErrorCode
 
 log = logging.getLogger("bank.limits")
@@ -50,13 +50,12 @@ _REDIS_ERRORS = (StorageError, RedisError, OSError)
 _USERNAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
 
-class RateLimited(ApiError):
-    """The 429 `rate_limited` answer, with `Retry-After` in whole seconds (at least 1)."""
+class RateLimited(DomainError):
+    """The `rate_limited` refusal, with `retry_after` in whole seconds (at least 1)."""
 
     def __init__(self, detail: str, retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
-        headers = {"Retry-After": str(self.retry_after)}
-        super().__init__(429, ErrorCode.RATE_LIMITED, detail, headers=headers)
+        super().__init__(ErrorCode.RATE_LIMITED, detail, retry_after=self.retry_after)
 
 
 class _KeyedLocks:

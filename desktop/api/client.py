@@ -31,12 +31,15 @@ REFRESH_MARGIN_SECONDS = 60.0
 
 
 class ApiError(Exception):
-    """The server answered with an error: status, machine code and a sentence."""
+    """The server answered with an error: status, machine code, facts and a sentence."""
 
-    def __init__(self, status: int, code: str, detail: Any) -> None:
+    def __init__(
+        self, status: int, code: str, detail: Any, context: dict[str, Any] | None = None
+    ) -> None:
         self.status = status
         self.code = code
         self.detail = detail
+        self.context: dict[str, Any] = dict(context or {})
         super().__init__(self.message)
 
     @property
@@ -184,7 +187,10 @@ class BankClient:
         if response.status_code >= 400:
             try:
                 body = response.json()
-                raise ApiError(response.status_code, str(body.get("code")), body.get("detail"))
+                raise ApiError(
+                    response.status_code, str(body.get("code")), body.get("detail"),
+                    body.get("context") if isinstance(body.get("context"), dict) else None,
+                )  # fmt: skip
             except ValueError:
                 raise ApiError(response.status_code, "http_error", response.text[:200]) from None
         return response

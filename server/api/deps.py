@@ -16,7 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 from server.config import Settings
 from server.db import Database
 from server.documents import User
-from server.errors import ApiError, forbidden
+from server.errors import DomainError, forbidden
 from server.limits import AbuseLimits
 from server.net import resolve_client_ip
 from server.services import auth
@@ -122,11 +122,8 @@ async def current_session(
 ) -> tuple[User, str]:
     """Return the signed-in user and their login session id, or answer 401."""
     if not token:
-        raise ApiError(
-            401,
-            ErrorCode.NOT_AUTHENTICATED,
-            "sign in first: send Authorization: Bearer <access_token>",
-            headers={"WWW-Authenticate": "Bearer"},
+        raise DomainError(
+            ErrorCode.NOT_AUTHENTICATED, "sign in first: send Authorization: Bearer <access_token>"
         )
     user, sid = await auth.authenticate(settings, token, revocations=get_limits(request))
     request.state.user_id = user.id

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account, User, to_mongo
-from server.errors import conflict, forbidden, invalid_field, not_found, unprocessable
+from server.errors import forbidden, invalid_field, not_found, refused
 from server.services import audit
 from server.services.audit import Action
 from server.services.context import Ctx
@@ -52,10 +52,12 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
     """Open an account for the caller (customers) or for `owner_id` (staff)."""
     assert ctx.actor is not None
     if data.currency not in SUPPORTED_CURRENCIES:
-        raise unprocessable(
+        raise refused(
             ErrorCode.UNSUPPORTED_CURRENCY,
             f"currency {data.currency!r} is not supported; use one of "
             + ", ".join(SUPPORTED_CURRENCIES),
+            currency=data.currency,
+            supported=list(SUPPORTED_CURRENCIES),
         )
     if ctx.is_staff:
         if data.owner_id is None:
@@ -151,7 +153,8 @@ async def update_nickname(ctx: Ctx, account_id: int, data: AccountUpdate) -> Acc
             session=session,
         )
         if raw is None:
-            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed")
+            raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed",
+                          account_id=account_id, status=AccountStatus.CLOSED.value)  # fmt: skip
         await audit.record(
             ctx, action=Action.ACCOUNT_UPDATED, session=session, target_type="account",
             target_id=account_id, details={"fields": ["nickname"]},
@@ -180,11 +183,13 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
             raise not_found("account not found")
         current = from_raw(Account, raw)
         if current.status is AccountStatus.CLOSED:
-            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed")
+            raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is closed",
+                          account_id=account_id, status=current.status.value)  # fmt: skip
         if data.version is not None and data.version != current.version:
-            raise conflict(
+            raise refused(
                 ErrorCode.VERSION_CONFLICT,
                 f"the account changed (version {current.version}); reload and try again",
+                current_version=current.version,
             )
         sets: dict[str, Any] = {}
         if "status" in given and data.status is not None and data.status != current.status:
@@ -194,10 +199,14 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
         if data.overdraft_limit is not None and data.overdraft_limit != current.overdraft_limit:
             if current.balance < -data.overdraft_limit:
                 # The ledger invariant: no balance below -overdraft_limit, ever.
-                raise conflict(
+                raise refused(
                     ErrorCode.INSUFFICIENT_FUNDS,
                     f"the balance {to_cents_str(current.balance)} is below the new overdraft "
                     f"limit; bring it to at least -{to_cents_str(data.overdraft_limit)} first",
+                    available=current.balance + data.overdraft_limit,
+                    requested=Decimal("0.00"),
+                    currency=current.currency,
+                    overdraft_limit=data.overdraft_limit,
                 )
             sets["overdraft_limit"] = _money_setting(data.overdraft_limit)
         limit = data.daily_withdrawal_limit
@@ -213,7 +222,11 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
             session=session,
         )
         if updated is None:
-            raise conflict(ErrorCode.VERSION_CONFLICT, "the account changed; reload and try again")
+            latest = await _accounts().find_one({"_id": account_id}, session=session)
+            raise refused(
+                ErrorCode.VERSION_CONFLICT, "the account changed; reload and try again",
+                current_version=int(latest["version"]) if latest else current.version,
+            )  # fmt: skip
         fields = sorted(name for name in sets if name != "updated_at")
         if "status" in sets:
             action = (
@@ -243,11 +256,13 @@ async def close_account(ctx: Ctx, account_id: int) -> None:
         if raw is None:
             raise not_found("account not found")
         if raw["status"] == AccountStatus.CLOSED.value:
-            raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is already closed")
+            raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE, "the account is already closed",
+                          account_id=account_id, status=raw["status"])  # fmt: skip
         if raw["balance"].to_decimal() != 0:
-            raise conflict(
-                ErrorCode.BALANCE_NOT_ZERO, "the balance must be 0.00 before the account closes"
-            )
+            raise refused(
+                ErrorCode.BALANCE_NOT_ZERO, "the balance must be 0.00 before the account closes",
+                balance=raw["balance"].to_decimal(), currency=raw["currency"],
+            )  # fmt: skip
         await _accounts().update_one(
             {"_id": account_id},
             {"$set": {"status": AccountStatus.CLOSED.value, "updated_at": now_ms()},

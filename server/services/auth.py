@@ -9,7 +9,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.config import Settings
 from server.documents import LoginSession, User
-from server.errors import ApiError
+from server.errors import DomainError
 from server.limits import AbuseLimits, RateLimited
 from server.security import InvalidToken, create_token, decode_token, verify_password
 from server.services import audit
@@ -20,18 +20,13 @@ from shared.schemas.auth import TokenPair
 from shared.schemas.common import now_ms
 
 
-def invalid_token(detail: str = "the token is invalid or expired; sign in again") -> ApiError:
-    """Return the 401 for a token that cannot be used."""
-    return ApiError(401, ErrorCode.INVALID_TOKEN, detail, headers={"WWW-Authenticate": "Bearer"})
+def invalid_token(detail: str = "the token is invalid or expired; sign in again") -> DomainError:
+    """Return the refusal of a token that cannot be used."""
+    return DomainError(ErrorCode.INVALID_TOKEN, detail)
 
 
-def _invalid_credentials() -> ApiError:
-    return ApiError(
-        401,
-        ErrorCode.INVALID_CREDENTIALS,
-        "wrong username or password",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def _invalid_credentials() -> DomainError:
+    return DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
 
 
 def _issue(settings: Settings, user_id: int, sid: str) -> tuple[TokenPair, str]:

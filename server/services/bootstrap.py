@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from server.config import ConfigError, Settings
 from server.db import Database
 from server.documents import Account, DemoSeed, User
-from server.errors import ApiError
+from server.errors import DomainError
 from server.security import hash_password
 from server.services import movements, users
 from server.services.accounts import open_account
@@ -48,7 +48,7 @@ async def ensure_user(
     existing = await User.find_one({"username": username})  # deleted users keep their name
     if existing is None:
         password_hash = await asyncio.to_thread(hash_password, password)
-        with contextlib.suppress(ApiError):  # another process created it first
+        with contextlib.suppress(DomainError):  # another process created it first
             await users.insert_user(
                 ctx, username=username, password_hash=password_hash, full_name=full_name,
                 email=f"{username}@bank.example", role=role,
@@ -93,7 +93,7 @@ async def ensure_admin(database: Database, settings: Settings) -> str | None:
             ctx, username=username, password_hash=password_hash, full_name="Administrator",
             email=f"{username}@bank.example", role=Role.ADMIN,
         )  # fmt: skip
-    except ApiError:
+    except DomainError:
         return None  # another process created it at the same moment
     return generated
 

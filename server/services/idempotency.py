@@ -25,7 +25,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.documents import IdempotencyRecord
-from server.errors import ApiError, conflict, unprocessable
+from server.errors import DomainError, answer, refused
 from server.services.context import Ctx
 from shared.errors import ErrorCode
 from shared.schemas.common import now_ms
@@ -42,7 +42,7 @@ def _records() -> Any:
 def check_key(key: str) -> str:
     """Return a valid key (1-255 visible ASCII characters) or answer 422."""
     if not 1 <= len(key) <= 255 or not all(0x21 <= ord(ch) <= 0x7E for ch in key):
-        raise unprocessable(
+        raise refused(
             ErrorCode.INVALID_IDEMPOTENCY_KEY,
             "Idempotency-Key must be 1-255 visible ASCII characters",
         )
@@ -67,15 +67,34 @@ class Replay:
     body: dict[str, Any]
 
 
+type Render = Callable[[Any], tuple[int, dict[str, Any]]]
+"""How the route layer answers a service's result: its status and JSON body."""
+
+
 @dataclass(frozen=True)
 class Claim:
-    """This request's hold on a key; `complete` stores the answer inside a transaction."""
+    """This request's hold on a key; `complete` stores the answer inside a transaction.
+
+    The route that claimed the key gave `render`, so the stored answer is exactly the one the
+    route sends: services hand over their result and never choose a status.
+    """
 
     record_id: str
     token: str
+    render: Render
 
-    async def complete(self, session: AsyncClientSession, status: int, body: Any) -> None:
-        """Store the answer in the caller's transaction, or refuse if the claim was lost."""
+    async def complete(self, session: AsyncClientSession, result: Any) -> None:
+        """Store the answer to `result` in the caller's transaction."""
+        status, body = self.render(result)
+        await self._store(session, status, body)
+
+    async def refuse(self, session: AsyncClientSession, error: DomainError) -> None:
+        """Store a refusal (a 409) in the transaction that records it."""
+        status, body, _headers = answer(error)
+        await self._store(session, status, body)
+
+    async def _store(self, session: AsyncClientSession, status: int, body: Any) -> None:
+        """Store an answer in the caller's transaction, or refuse if the claim was lost."""
         result = await _records().update_one(
             {"_id": self.record_id, "state": "pending", "claim": self.token},
             {"$set": {"state": "done", "status": status, "body": body, "claim": None}},
@@ -91,17 +110,16 @@ class Claim:
                                      "claim": self.token})  # fmt: skip
 
 
-def key_in_use() -> ApiError:
-    """Return the 409 for a key whose first request is still running."""
-    return ApiError(
-        409,
+def key_in_use() -> DomainError:
+    """Return the refusal of a key whose first request is still running."""
+    return DomainError(
         ErrorCode.IDEMPOTENCY_KEY_IN_USE,
         "a request with this Idempotency-Key is still running; retry shortly",
-        headers={"Retry-After": "1"},
+        retry_after=1,
     )
 
 
-async def claim(ctx: Ctx, key: str, print_: str) -> Claim | Replay:
+async def claim(ctx: Ctx, key: str, print_: str, render: Render) -> Claim | Replay:
     """Claim a key for this request, or return the stored answer to replay."""
     assert ctx.actor is not None
     record_id = f"{ctx.actor.id}:{hashlib.sha256(key.encode()).hexdigest()}"
@@ -118,9 +136,9 @@ async def claim(ctx: Ctx, key: str, print_: str) -> Claim | Replay:
                 })  # fmt: skip
             except DuplicateKeyError:
                 continue  # a concurrent request claimed it first: look again
-            return Claim(record_id, token)
+            return Claim(record_id, token, render)
         if existing["fingerprint"] != print_:
-            raise unprocessable(
+            raise refused(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 "this Idempotency-Key was used for a different request",
             )
@@ -133,38 +151,44 @@ async def claim(ctx: Ctx, key: str, print_: str) -> Claim | Replay:
             {"$set": {"claim": token, "claimed_at": now}},
         )
         if taken.modified_count == 1:
-            return Claim(record_id, token)
+            return Claim(record_id, token, render)
     raise key_in_use()
 
 
-type Run = Callable[[Claim | None], Awaitable[tuple[int, dict[str, Any]]]]
+type Run = Callable[[Claim | None], Awaitable[Any]]
+
+
+def is_stored_refusal(error: DomainError) -> bool:
+    """Tell whether a refusal is the key's answer for good (a 409 other than "in use")."""
+    return error.status == 409 and error.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE
 
 
 async def run_idempotent(
-    ctx: Ctx, key: str | None, print_: str, run: Run
+    ctx: Ctx, key: str | None, print_: str, run: Run, render: Render
 ) -> tuple[int, dict[str, Any], bool]:
-    """Run a movement under an optional key; return (status, body, replayed)."""
+    """Run a request under an optional key; return (status, body, replayed).
+
+    `run` gets the claim (None without a key) and returns the service's result, which
+    `render` turns into the answer; the service stores that same answer through the claim
+    inside its own transaction.
+    """
     if key is None:
-        status, body = await run(None)
+        status, body = render(await run(None))
         return status, body, False
-    outcome = await claim(ctx, check_key(key), print_)
+    outcome = await claim(ctx, check_key(key), print_, render)
     if isinstance(outcome, Replay):
         return outcome.status, outcome.body, True
     try:
-        status, body = await run(outcome)
-    except ApiError as error:
-        if not (error.status == 409 and error.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE):
+        result = await run(outcome)
+    except DomainError as error:
+        if not is_stored_refusal(error):
             await outcome.release()
         raise
     except BaseException:
         await outcome.release()
         raise
+    status, body = render(result)
     return status, body, False
 
 
-def refusal_body(error: ApiError) -> dict[str, Any]:
-    """Return the stored body of a refused movement."""
-    return error.body()
-
-
-__all__ = ["Claim", "Replay", "claim", "conflict", "fingerprint", "run_idempotent"]
+__all__ = ["Claim", "Render", "Replay", "claim", "fingerprint", "run_idempotent"]

@@ -22,13 +22,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.config import Settings
 from server.db import RetryTransaction
 from server.documents import Account, LedgerEntry, Transfer, to_mongo
-from server.errors import ApiError, conflict, forbidden, not_found, unprocessable
+from server.errors import DomainError, forbidden, not_found, refused
 from server.observability import count_movement
 from server.services import audit
 from server.services.accounts import visible_account
 from server.services.audit import Action
 from server.services.context import Ctx
-from server.services.idempotency import Claim
+from server.services.idempotency import Claim, is_stored_refusal
 from server.services.views import entry_public
 from shared.account_number import account_id_from_number
 from shared.errors import ErrorCode
@@ -79,18 +79,19 @@ async def _post_entry(
     at: datetime | None = None,
     authorize: Callable[[dict[str, Any]], None] | None = None,
 ) -> LedgerEntry:
-    """Apply one leg inside the caller's transaction; raise a 409 ApiError to refuse it.
+    """Apply one leg inside the caller's transaction; raise a DomainError to refuse it.
 
     `authorize` checks the caller against the account as read here (it raises to refuse).
     """
     accounts = Account.get_pymongo_collection()
     raw = await accounts.find_one({"_id": request.account_id}, session=session)
     if raw is None:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "account not found")
+        raise not_found("account not found")
     if authorize is not None:
         authorize(raw)
     if raw["status"] != AccountStatus.ACTIVE.value:
-        raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {raw['status']}")
+        raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {raw['status']}",
+                      account_id=request.account_id, status=raw["status"])  # fmt: skip
     now = at or now_ms()
     balance = _dec(raw["balance"])
     debit = request.type in _DEBITS
@@ -104,21 +105,25 @@ async def _post_entry(
     if debit:
         overdraft = _dec(raw.get("overdraft_limit", Decimal128("0")))
         if balance - request.amount < -overdraft:
-            raise conflict(
+            raise refused(
                 ErrorCode.INSUFFICIENT_FUNDS,
                 f"insufficient funds: balance {to_cents_str(balance)} {raw['currency']}"
                 + (f", overdraft limit {to_cents_str(overdraft)}" if overdraft else ""),
-            )
+                available=balance + overdraft, requested=request.amount,
+                currency=raw["currency"], balance=balance, overdraft_limit=overdraft,
+            )  # fmt: skip
         query["balance"] = {"$gte": Decimal128(request.amount - overdraft)}
         day = utc_day(now)
         spent = _dec(raw.get("out_total", Decimal128("0"))) if raw.get("out_day") == day else 0
         limit = raw.get("daily_withdrawal_limit")
         if limit is not None and spent + request.amount > _dec(limit):
-            raise conflict(
+            raise refused(
                 ErrorCode.LIMIT_EXCEEDED,
                 f"the daily withdrawal limit of {to_cents_str(_dec(limit))} {raw['currency']} "
                 f"would be exceeded ({to_cents_str(Decimal(spent))} already out today)",
-            )
+                limit=_dec(limit), used=Decimal(spent), requested=request.amount,
+                currency=raw["currency"],
+            )  # fmt: skip
         sets["out_day"] = day
         sets["out_total"] = Decimal128((Decimal(spent) + request.amount).quantize(Decimal("0.01")))
     updated = await accounts.find_one_and_update(
@@ -189,7 +194,7 @@ async def cash_movement(
         )  # fmt: skip
         public = entry_public(entry)
         if claim is not None:
-            await claim.complete(session, 201, public.model_dump(mode="json"))
+            await claim.complete(session, public)
         return public
 
     return await _commit_or_refuse(
@@ -214,8 +219,8 @@ async def _commit_or_refuse[T](
     """
     try:
         result = await ctx.db.transaction(body)
-    except ApiError as refusal:
-        if refusal.status == 409 and refusal.code is not ErrorCode.IDEMPOTENCY_KEY_IN_USE:
+    except DomainError as refusal:
+        if is_stored_refusal(refusal):
             count_movement(action, "refused", refusal.code.value)
             await record_refusal(
                 ctx, action=action, target_type=target_type, target_id=target_id,
@@ -232,7 +237,7 @@ async def record_refusal(
     action: str,
     target_type: str,
     target_id: int,
-    error: ApiError,
+    error: DomainError,
     details: dict[str, Any],
     claim: Claim | None = None,
 ) -> None:
@@ -244,7 +249,7 @@ async def record_refusal(
             outcome="refused", code=error.code.value, details=details,
         )  # fmt: skip
         if claim is not None:
-            await claim.complete(session, error.status, error.body())
+            await claim.refuse(session, error)
 
     await ctx.db.transaction(body)
 
@@ -270,7 +275,7 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
         raise forbidden("only the owner of the source account may transfer from it")
     destination = await _destination(data)
     if destination.id == source.id:
-        raise unprocessable(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
+        raise refused(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
     details = {"amount": to_cents_str(data.amount), "from_account_id": source.id,
                "to_account_id": destination.id}  # fmt: skip
 
@@ -281,13 +286,15 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
         for end in (source.id, destination.id):
             if ends[end]["status"] != AccountStatus.ACTIVE.value:
                 side = "source" if end == source.id else "destination"
-                raise conflict(ErrorCode.ACCOUNT_NOT_ACTIVE,
-                               f"the {side} account is {ends[end]['status']}")  # fmt: skip
+                raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE,
+                              f"the {side} account is {ends[end]['status']}",
+                              account_id=end, status=ends[end]["status"])  # fmt: skip
         if ends[source.id]["currency"] != ends[destination.id]["currency"]:
-            raise conflict(
+            raise refused(
                 ErrorCode.CURRENCY_MISMATCH,
                 f"the accounts hold different currencies ({ends[source.id]['currency']} "
                 f"and {ends[destination.id]['currency']})",
+                **{"from": ends[source.id]["currency"], "to": ends[destination.id]["currency"]},
             )
         transfer_id = await ctx.db.next_id("transfers", session=session)
         moment = now_ms()  # both legs and the record carry one timestamp
@@ -312,7 +319,7 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
         )  # fmt: skip
         public = transfer_public(record)
         if claim is not None:
-            await claim.complete(session, 201, public.model_dump(mode="json"))
+            await claim.complete(session, public)
         return public
 
     return await _commit_or_refuse(

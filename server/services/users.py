@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.documents import Account, User, to_mongo
-from server.errors import conflict, forbidden, invalid_field, not_found
+from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
 from server.security import hash_password, verify_password
 from server.services import audit
@@ -92,7 +92,9 @@ async def insert_user(
     try:
         user = await ctx.db.transaction(body)
     except DuplicateKeyError as exc:
-        raise conflict(ErrorCode.USERNAME_TAKEN, f"the username {username!r} is taken") from exc
+        raise refused(
+            ErrorCode.USERNAME_TAKEN, f"the username {username!r} is taken", username=username
+        ) from exc
     return user_public(user)
 
 
@@ -195,7 +197,7 @@ async def _guard_last_admin(ctx: Ctx, target: User, session: AsyncClientSession)
         session=session,
     )  # fmt: skip
     if others == 0:
-        raise conflict(ErrorCode.LAST_ADMIN, "this would leave the bank without an active admin")
+        raise refused(ErrorCode.LAST_ADMIN, "this would leave the bank without an active admin")
 
 
 async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
@@ -295,9 +297,10 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
         ]  # fmt: skip
         holding = [raw["number"] for raw in open_accounts if raw["balance"].to_decimal() != 0]
         if holding:
-            raise conflict(
+            raise refused(
                 ErrorCode.USER_HAS_OPEN_ACCOUNTS,
                 "the user's accounts still hold money: " + ", ".join(holding),
+                accounts=holding,
             )
         if target.role is Role.ADMIN and target.is_active:
             await _guard_last_admin(ctx, target, session)

@@ -76,6 +76,7 @@ def expect_limited(response: httpx.Response, window: int = WINDOW_SECONDS) -> in
     expect(response, 429, "rate_limited")
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= window, retry_after
+    assert response.json()["context"] == {"retry_after": retry_after}
     return retry_after
 
 

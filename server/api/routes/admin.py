@@ -17,7 +17,9 @@ routes = router(tags=["administration"])
 AuditList = Annotated[ListParams, Depends(list_params(AuditSort, default_order=SortOrder.DESC))]
 
 
-@routes.get("/audit", response_model=Page[AuditEventPublic], responses=errors(401, 403))
+@routes.get(
+    "/audit", name="audit", response_model=Page[AuditEventPublic], responses=errors(401, 403)
+)
 async def audit(
     _ctx: AdminCtx,
     params: AuditList,
@@ -35,13 +37,15 @@ async def audit(
     )  # fmt: skip
 
 
-@routes.get("/stats", response_model=Stats, responses=errors(401, 403))
+@routes.get("/stats", name="stats", response_model=Stats, responses=errors(401, 403))
 async def stats(_ctx: StaffCtx) -> Stats:
     """Counts, balances per currency and today's movements (UTC day)."""
     return await admin.stats()
 
 
-@routes.get("/stats/daily", response_model=DailyStats, responses=errors(401, 403))
+@routes.get(
+    "/stats/daily", name="daily_stats", response_model=DailyStats, responses=errors(401, 403)
+)
 async def daily(_ctx: StaffCtx, days: Annotated[int, Query(ge=1, le=366)] = 30) -> DailyStats:
     """The movements of each of the last `days` UTC days."""
     return await admin.daily(days)

@@ -17,7 +17,7 @@ from shared.schemas.users import UserPublic
 routes = router(tags=["authentication"])
 
 
-@routes.post("/login", response_model=TokenPair, responses=errors(401, 429))
+@routes.post("/login", name="login", response_model=TokenPair, responses=errors(401, 429))
 async def login(
     request: Request,
     ctx: AnonCtx,
@@ -38,7 +38,7 @@ async def login(
     return pair
 
 
-@routes.post("/login/refresh", response_model=TokenPair, responses=errors(401))
+@routes.post("/login/refresh", name="refresh", response_model=TokenPair, responses=errors(401))
 async def refresh(
     ctx: AnonCtx, settings: SettingsDep, limits: LimitsDep, body: RefreshRequest
 ) -> TokenPair:
@@ -46,14 +46,16 @@ async def refresh(
     return await auth.refresh(ctx, settings, refresh_token=body.refresh_token, revocations=limits)
 
 
-@routes.post("/logout", status_code=204, response_class=Response, responses=errors(401))
+@routes.post(
+    "/logout", name="logout", status_code=204, response_class=Response, responses=errors(401)
+)
 async def logout(ctx: UserCtx, current: SessionDep, limits: LimitsDep) -> Response:
     """End this login session: all its tokens stop working."""
     await auth.logout(ctx, sid=current[1], revocations=limits)
     return Response(status_code=204)
 
 
-@routes.get("/me", response_model=UserPublic, responses=errors(401))
+@routes.get("/me", name="me", response_model=UserPublic, responses=errors(401))
 async def me(ctx: UserCtx) -> UserPublic:
     """Return the signed-in user."""
     assert ctx.actor is not None

@@ -19,7 +19,7 @@ from shared.schemas.service import Health, ServiceInfo
 routes = router(tags=["service"])
 
 
-@routes.get("/", response_model=ServiceInfo, responses=TOO_LARGE)
+@routes.get("/", name="info", response_model=ServiceInfo, responses=TOO_LARGE)
 async def root(settings: SettingsDep) -> ServiceInfo:
     """Name the bank (BANK_NAME) and point at its docs (null when they are turned off)."""
     docs = "/docs" if settings.docs_on else None
@@ -28,6 +28,7 @@ async def root(settings: SettingsDep) -> ServiceInfo:
 
 @routes.get(
     "/health",
+    name="health",
     response_model=Health,
     responses={
         **TOO_LARGE,
@@ -51,6 +52,7 @@ def _is_loopback(ip: str | None) -> bool:
 
 @routes.get(
     "/metrics",
+    name="metrics",
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format", "content": {"text/plain": {}}},

@@ -21,7 +21,9 @@ UserList = Annotated[ListParams, Depends(list_params(UserSort))]
 AccountList = Annotated[ListParams, Depends(list_params(AccountSort))]
 
 
-@routes.post("", status_code=201, response_model=UserPublic, responses=errors(401, 403, 409))
+@routes.post(
+    "", name="create", status_code=201, response_model=UserPublic, responses=errors(401, 403, 409)
+)
 async def create_user(ctx: OptionalCtx, body: UserCreate) -> UserPublic:
     """Sign up (role user), or register a user as staff."""
     return await users.create_user(ctx, body)
@@ -29,6 +31,7 @@ async def create_user(ctx: OptionalCtx, body: UserCreate) -> UserPublic:
 
 @routes.get(
     "",
+    name="list",
     response_model=Page[UserWithAccounts] | Page[UserPublic],
     responses=errors(401, 403),
 )
@@ -47,20 +50,26 @@ async def list_users(
     )  # fmt: skip
 
 
-@routes.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404))
+@routes.get("/{user_id}", name="get", response_model=UserPublic, responses=errors(401, 404))
 async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
     """Return a user the caller may see."""
     return user_public(await users.visible_user(ctx, user_id, allow_deleted=True))
 
 
-@routes.put("/{user_id}", response_model=UserPublic, responses=errors(401, 403, 404, 409))
+@routes.put(
+    "/{user_id}", name="update", response_model=UserPublic, responses=errors(401, 403, 404, 409)
+)
 async def update_user(ctx: UserCtx, user_id: UserId, body: UserUpdate) -> UserPublic:
     """Change a user within what the caller's role allows."""
     return await users.update_user(ctx, user_id, body)
 
 
 @routes.delete(
-    "/{user_id}", status_code=204, response_class=Response, responses=errors(401, 403, 404, 409)
+    "/{user_id}",
+    name="delete",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 403, 404, 409),
 )
 async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
     """Soft-delete a user; their zero-balance accounts close with them."""
@@ -68,7 +77,12 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
     return Response(status_code=204)
 
 
-@routes.get("/{user_id}/accounts", response_model=Page[AccountPublic], responses=errors(401, 404))
+@routes.get(
+    "/{user_id}/accounts",
+    name="accounts",
+    response_model=Page[AccountPublic],
+    responses=errors(401, 404),
+)
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)
@@ -76,7 +90,7 @@ async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> P
 
 
 @routes.post(
-    "/{user_id}/unlock", status_code=204, response_class=Response,
+    "/{user_id}/unlock", name="unlock", status_code=204, response_class=Response,
     responses=errors(401, 403, 404),
 )  # fmt: skip
 async def unlock_user(ctx: AdminCtx, user_id: UserId, limits: LimitsDep) -> Response:
