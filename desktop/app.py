@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
+from shiboken6 import isValid
 
 from desktop import __version__
 from desktop.api.client import BankClient
@@ -49,6 +50,13 @@ class IdleWatcher(QObject):
         self.timer = QTimer(self, singleShot=True, interval=max(1, int(minutes * 60_000)))
         self.timer.timeout.connect(on_idle)
         self.timer.start()
+
+    def stop(self) -> None:
+        """Stop watching: no more input resets, no idle call."""
+        self.timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress,
@@ -198,7 +206,7 @@ class DesktopApp:
 
     def lock(self) -> None:
         """Hide the work behind the sign-in dialog until the user signs in again."""
-        if self.window is None:
+        if self.window is None or not isValid(self.window):
             return  # nothing signed in to hide (the first start, a starting server)
         self.window.setEnabled(False)
         if self.login is None or not self.login.isVisible():

@@ -1,4 +1,5 @@
-"""Every desktop test gets QSettings of its own (both formats: the app's are native)."""
+"""Every desktop test gets QSettings of its own (both formats: the app's are native), and the
+idle locks of the desktops it started are stopped when it ends."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop import app as desktop_app
 from tests import user_state
 from tests.conftest import TEST_HOME
 
@@ -18,3 +20,23 @@ def own_settings(tmp_path: Path) -> Iterator[Path]:
     user_state.point_settings(folder)
     yield folder
     user_state.point_settings(TEST_HOME / "qsettings")
+
+
+@pytest.fixture(autouse=True)
+def stop_idle_locks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stop the idle watchers a test's desktops installed on the shared QApplication.
+
+    Left running, an idle lock fires its "minutes" later inside whatever test runs then (a
+    slow suite outlives --idle-minutes 60) and locks a window that is long gone.
+    """
+    started: list[desktop_app.IdleWatcher] = []
+
+    class Recorded(desktop_app.IdleWatcher):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(desktop_app, "IdleWatcher", Recorded)
+    yield
+    for watcher in started:
+        watcher.stop()
