@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import unicodedata
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Annotated
 import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from server.security import TokenBinding
 
 APP_NAME = "bank-system"
 
@@ -62,6 +66,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
+    bank_name: str = "Bank System"
+    # Tokens name the deployment that signed them and the one that accepts them (`iss`,
+    # `aud`); unset, both are derived from BANK_NAME and DATABASE_NAME (`token_binding`).
+    jwt_issuer: str | None = Field(default=None, min_length=1, max_length=200)
+    jwt_audience: str | None = Field(default=None, min_length=1, max_length=200)
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None
@@ -136,6 +145,18 @@ class Settings(BaseSettings):
         if self.is_production:
             raise ConfigError("SECRET_KEY is required in production")
         return _development_key(self.bank_data_dir)
+
+    def token_binding(self) -> TokenBinding:
+        """Return the key, issuer and audience every token of this deployment carries."""
+        issuer = self.jwt_issuer or f"{_slug(self.bank_name)}"
+        audience = self.jwt_audience or f"{issuer}:{self.database_name}"
+        return TokenBinding(key=self.signing_key(), issuer=issuer, audience=audience)
+
+
+def _slug(text: str) -> str:
+    """Return a name as lower-case words joined by '-' ("Bank System" -> "bank-system")."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "-".join(re.findall(r"[a-z0-9]+", ascii_text.lower())) or "bank"
 
 
 def _development_key(data_dir: Path) -> str:

@@ -1,4 +1,10 @@
-"""Password hashing (argon2id via pwdlib) and JWTs (python-jose, HS256 only)."""
+"""Password hashing (argon2id via pwdlib) and JWTs (PyJWT, HS256 only).
+
+PyJWT rather than python-jose: it has no dependencies for HMAC (python-jose pulls ecdsa,
+rsa and pyasn1 for algorithms this server never accepts), it is maintained, and its
+`decode` checks what we need in one call: the algorithm against an allow-list, `exp`,
+`nbf`, `iat`, `iss`, `aud`, the required claims and that `sub` and `jti` are strings.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from jose import JWTError, jwt
+import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 ALGORITHM = "HS256"
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "device"]
+REQUIRED_CLAIMS = ("sub", "sid", "jti", "type", "exp", "iat", "iss", "aud")
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when a username does not exist, so both failures take the same time.
@@ -46,15 +53,30 @@ class TokenClaims:
     exp: datetime
 
 
+@dataclass(frozen=True)
+class TokenBinding:
+    """Who signs and who accepts the tokens: the key, `iss` and `aud` of this deployment."""
+
+    key: str
+    issuer: str
+    audience: str
+
+
 class InvalidToken(Exception):
     """The token is malformed, badly signed, expired or of the wrong kind."""
 
 
 def create_token(
-    *, key: str, user_id: int, sid: str, token_type: TokenType, lifetime: timedelta
+    binding: TokenBinding,
+    *,
+    user_id: int,
+    sid: str,
+    token_type: TokenType,
+    lifetime: timedelta,
 ) -> tuple[str, TokenClaims]:
-    """Sign a token for a user and login session."""
-    expires = datetime.now(UTC) + lifetime
+    """Sign a token for a user and login session (or, for `device`, a device id)."""
+    now = datetime.now(UTC)
+    expires = now + lifetime
     claims = TokenClaims(
         sub=user_id, sid=sid, jti=secrets.token_hex(16), type=token_type, exp=expires
     )
@@ -64,19 +86,28 @@ def create_token(
         "jti": claims.jti,
         "type": token_type,
         "exp": int(expires.timestamp()),
-        "iat": int(datetime.now(UTC).timestamp()),
+        "iat": int(now.timestamp()),
+        "iss": binding.issuer,
+        "aud": binding.audience,
     }
-    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
+    return jwt.encode(payload, binding.key, algorithm=ALGORITHM), claims
 
 
-def decode_token(token: str, *, key: str, expected: TokenType) -> TokenClaims:
-    """Verify a token's signature (HS256 only), expiry and type; raise InvalidToken."""
+def decode_token(token: str, binding: TokenBinding, *, expected: TokenType) -> TokenClaims:
+    """Verify a token's signature (HS256 only), expiry, issuer, audience and type."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise InvalidToken("unexpected algorithm")
-        payload = jwt.decode(token, key, algorithms=[ALGORITHM])
-    except JWTError as exc:
+        payload = jwt.decode(
+            token,
+            binding.key,
+            algorithms=[ALGORITHM],
+            issuer=binding.issuer,
+            audience=binding.audience,
+            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+        )
+    except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
     try:
         claims = TokenClaims(
@@ -86,8 +117,13 @@ def decode_token(token: str, *, key: str, expected: TokenType) -> TokenClaims:
             type=payload["type"],
             exp=datetime.fromtimestamp(int(payload["exp"]), UTC),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise InvalidToken("missing or malformed claims") from exc
     if claims.type != expected:
         raise InvalidToken(f"a {claims.type} token where a {expected} token belongs")
     return claims
+
+
+def unverified_subject(token: str) -> int:
+    """Return the user id of a token this server has just signed (not checked again)."""
+    return int(jwt.decode(token, options={"verify_signature": False})["sub"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -30,13 +31,13 @@ def _invalid_credentials() -> DomainError:
 
 
 def _issue(settings: Settings, user_id: int, sid: str) -> tuple[TokenPair, str]:
-    key = settings.signing_key()
+    binding = settings.token_binding()
     access, _ = create_token(
-        key=key, user_id=user_id, sid=sid, token_type="access",
+        binding, user_id=user_id, sid=sid, token_type="access",
         lifetime=timedelta(seconds=settings.access_token_seconds),
     )  # fmt: skip
     refresh, refresh_claims = create_token(
-        key=key, user_id=user_id, sid=sid, token_type="refresh",
+        binding, user_id=user_id, sid=sid, token_type="refresh",
         lifetime=timedelta(seconds=settings.refresh_token_seconds),
     )  # fmt: skip
     pair = TokenPair(
@@ -105,6 +106,21 @@ async def login(
     return pair
 
 
+def _session_open(session: dict[str, Any] | None, user_id: int) -> bool:
+    """Tell whether a stored login session belongs to the user, is not revoked and not over.
+
+    `expires_at` is checked here: MongoDB's TTL monitor removes expired sessions only once
+    a minute (and the embedded database may not run one), so a session past its end would
+    otherwise keep working until it is swept.
+    """
+    if session is None or session.get("revoked_at") is not None:
+        return False
+    if session.get("user_id") != user_id:
+        return False
+    expires = session.get("expires_at")
+    return isinstance(expires, datetime) and expires > now_ms()
+
+
 async def _usable_user(user_id: int) -> User:
     user = await User.get(user_id)
     if user is None or user.deleted_at is not None or not user.is_active:
@@ -121,14 +137,14 @@ async def refresh(
 ) -> TokenPair:
     """Rotate a refresh token; a reused one revokes its whole login session."""
     try:
-        claims = decode_token(refresh_token, key=settings.signing_key(), expected="refresh")
+        claims = decode_token(refresh_token, settings.token_binding(), expected="refresh")
     except InvalidToken as exc:
         raise invalid_token() from exc
     if revocations is not None and await revocations.is_revoked(claims.sid):
         raise invalid_token()
     sessions = LoginSession.get_pymongo_collection()
     current = await sessions.find_one({"_id": claims.sid})
-    if current is None or current["revoked_at"] is not None or current["user_id"] != claims.sub:
+    if not _session_open(current, claims.sub):
         raise invalid_token()
     await _usable_user(claims.sub)
     pair, new_jti = _issue(settings, claims.sub, claims.sid)
@@ -156,17 +172,15 @@ async def authenticate(
     With `revocations`, a session another process revoked through Redis is refused first.
     """
     try:
-        claims = decode_token(token, key=settings.signing_key(), expected="access")
+        claims = decode_token(token, settings.token_binding(), expected="access")
     except InvalidToken as exc:
         raise invalid_token() from exc
     if revocations is not None and await revocations.is_revoked(claims.sid):
         raise invalid_token()
     current = await LoginSession.get_pymongo_collection().find_one(
-        {"_id": claims.sid}, projection={"user_id": 1, "revoked_at": 1}
+        {"_id": claims.sid}, projection={"user_id": 1, "revoked_at": 1, "expires_at": 1}
     )
-    if current is None or current.get("revoked_at") is not None:
-        raise invalid_token()
-    if current.get("user_id") != claims.sub:
+    if not _session_open(current, claims.sub):
         raise invalid_token()
     return await _usable_user(claims.sub), claims.sid
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -11,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from jose import jwt
 
 from tests.support import ADMIN_PASSWORD, TEST_SECRET, Api, expect
+from tests.tokens import b64url, unverified_claims, unverified_header
+from tests.tokens import sign as _sign
 
 # Non-default lifetimes, so the tests see that the settings reach the tokens.
 ACCESS_SECONDS = 900
@@ -76,20 +76,12 @@ def refresh(anon: Api, token: str) -> httpx.Response:
 
 def claims(token: str) -> dict[str, Any]:
     """Return a token's claims without checking it."""
-    result: dict[str, Any] = jwt.get_unverified_claims(token)
-    return result
-
-
-def b64url(data: dict[str, Any]) -> str:
-    """Encode a JSON object as unpadded base64url, as JWT segments are."""
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return unverified_claims(token)
 
 
 def sign(payload: dict[str, Any], key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
     """Sign a payload (with the server's test secret unless told otherwise)."""
-    token: str = jwt.encode(payload, key, algorithm=algorithm)
-    return token
+    return _sign(payload, key, algorithm)
 
 
 def expect_invalid_token(response: httpx.Response) -> None:
@@ -126,7 +118,7 @@ def test_login_answers_a_token_pair_bound_to_a_new_session(
     assert body["expires_in"] == ACCESS_SECONDS
     assert body["access_token"] != body["refresh_token"]
 
-    assert jwt.get_unverified_header(body["access_token"])["alg"] == "HS256"
+    assert unverified_header(body["access_token"])["alg"] == "HS256"
     access, refresh_claims = claims(body["access_token"]), claims(body["refresh_token"])
     assert access["sub"] == str(user["id"]) == refresh_claims["sub"]
     assert access["type"] == "access"
@@ -144,6 +136,16 @@ def test_login_answers_a_token_pair_bound_to_a_new_session(
     assert session["ip"] == "127.0.0.1"
 
     assert expect(me(anon, body["access_token"]), 200)["id"] == user["id"]
+
+
+def test_tokens_name_this_deployment(anon: Api, make_user: MakeUser, server: Any) -> None:
+    # iss and aud default to BANK_NAME's slug and that plus the database: a token of
+    # another bank, or of another database signed with the same key, is refused.
+    user, password = signup(make_user)
+    body = tokens(anon, user["username"], password)
+    for token in (body["access_token"], body["refresh_token"]):
+        assert claims(token)["iss"] == "bank-system"
+        assert claims(token)["aud"] == f"bank-system:{server.database_name}"
 
 
 def test_each_login_opens_its_own_session(anon: Api, make_user: MakeUser) -> None:

@@ -106,3 +106,14 @@ class _FakeClient:
 async def test_standalone_mongod_is_refused_with_how_to_fix() -> None:
     with pytest.raises(TransactionsUnsupported, match="replSet"):
         await check_transactions(_FakeClient(), "bank")  # type: ignore[arg-type]
+
+
+def test_tokens_are_bound_to_the_deployment() -> None:
+    binding = make(secret_key=GOOD_KEY, bank_name="Caisse d'Épargne  Nord", database_name="b1")
+    assert (binding.token_binding().issuer, binding.token_binding().audience) == (
+        "caisse-d-epargne-nord", "caisse-d-epargne-nord:b1"
+    )  # fmt: skip
+    chosen = make(secret_key=GOOD_KEY, jwt_issuer="https://bank.example", jwt_audience="api")
+    assert (chosen.token_binding().issuer, chosen.token_binding().audience) == (
+        "https://bank.example", "api"
+    )  # fmt: skip

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Form, Request, Response
-from jose import jwt
 
 from server.api.deps import AnonCtx, LimitsDep, SessionDep, SettingsDep, UserCtx
 from server.api.routes import errors, router
+from server.security import unverified_subject
 from server.services import auth
 from server.services.views import user_public
 from shared.schemas.auth import RefreshRequest, TokenPair
@@ -34,7 +34,7 @@ async def login(
     """
     pair = await auth.login(ctx, settings, username=username, password=password, limits=limits)
     # The access log names who signed in (the token was made here a moment ago).
-    request.state.user_id = int(jwt.get_unverified_claims(pair.access_token)["sub"])
+    request.state.user_id = unverified_subject(pair.access_token)
     return pair
 
 
