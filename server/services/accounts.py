@@ -65,17 +65,17 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
                 "body", "owner_id", "owner_id is required when staff open an account"
             )
         owner = await User.get(data.owner_id)
-        # Tellers cannot see other staff, so those ids answer as missing ones do.
+        # Tellers and supervisors cannot see other staff: those ids answer as missing ones.
         hidden = (
             owner is not None
-            and ctx.role is Role.TELLER
+            and ctx.serves_customers
             and owner.role is not Role.USER
             and owner.id != ctx.actor.id
         )
         if owner is None or owner.deleted_at is not None or hidden:
             raise not_found("owner not found")
-        if ctx.role is Role.TELLER and owner.role is not Role.USER:
-            raise forbidden("tellers open accounts for customers only")
+        if ctx.serves_customers and owner.role is not Role.USER:
+            raise forbidden("tellers and supervisors open accounts for customers only")
     else:
         if data.owner_id is not None and data.owner_id != ctx.actor.id:
             raise forbidden("customers open accounts for themselves only")

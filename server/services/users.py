@@ -24,8 +24,22 @@ from shared.schemas.common import AccountStatus, Page, Role, now_ms
 from shared.schemas.users import UserCreate, UserPublic, UserUpdate, UserWithAccounts
 
 USER_SORT_FIELDS = ("id", "username", "full_name", "created_at")
+# API.md: passwords are 8-128 characters; staff hold more than their own money, so theirs
+# need at least this many (in production and development alike).
+STAFF_PASSWORD_MIN = 12
 _SELF_FIELDS = frozenset({"full_name", "email", "password"})
 _TELLER_FIELDS = frozenset({"full_name", "email", "is_active"})
+
+
+def check_password_rules(password: str, *, role: Role, username: str) -> None:
+    """Refuse (422) a password the rules of its user's role do not allow."""
+    if role.is_staff and len(password) < STAFF_PASSWORD_MIN:
+        raise invalid_field(
+            "body", "password",
+            f"a {role.value}'s password needs at least {STAFF_PASSWORD_MIN} characters",
+        )  # fmt: skip
+    if password.lower() == username.lower():
+        raise invalid_field("body", "password", "password must not equal the username")
 
 
 def _users() -> Any:
@@ -33,14 +47,14 @@ def _users() -> Any:
 
 
 def can_see_user(ctx: Ctx, user: User) -> bool:
-    """Self, an admin, or a teller looking at a customer may see a user."""
+    """Self, an admin, or a teller or supervisor looking at a customer may see a user."""
     if ctx.actor is None:
         return False
     if ctx.actor.id == user.id:
         return True
     if ctx.is_admin:
         return True
-    return ctx.role is Role.TELLER and user.role is Role.USER and user.deleted_at is None
+    return ctx.serves_customers and user.role is Role.USER and user.deleted_at is None
 
 
 async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -> User:
@@ -70,9 +84,20 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
 
 
 async def insert_user(
-    ctx: Ctx, *, username: str, password_hash: str, full_name: str, email: str, role: Role
+    ctx: Ctx,
+    *,
+    username: str,
+    password_hash: str,
+    full_name: str,
+    email: str,
+    role: Role,
+    actor: str | None = None,
 ) -> UserPublic:
-    """Insert a user and its `user.created` event in one transaction."""
+    """Insert a user and its `user.created` event in one transaction.
+
+    `actor` names a caller that is not a user (`"cli"`: `bank-server create-user` on the
+    host): the event then has no actor id and says who in `details.actor`.
+    """
 
     async def body(session: AsyncClientSession) -> User:
         user_id = await ctx.db.next_id("users", session=session)
@@ -82,10 +107,14 @@ async def insert_user(
             password_hash=password_hash, created_at=now, updated_at=now,
         )  # fmt: skip
         await _users().insert_one(to_mongo(user), session=session)
+        details: dict[str, Any] = {"username": username, "role": role.value}
+        if actor is not None:
+            details["actor"] = actor
+        self_made = ctx.actor is None and actor is None  # a sign-up is its own actor
         await audit.record(
             ctx, action=Action.USER_CREATED, session=session, target_type="user",
-            target_id=user_id, details={"username": username, "role": role.value},
-            actor_id=ctx.actor_id if ctx.actor is not None else user_id,
+            target_id=user_id, details=details,
+            actor_id=user_id if self_made else ctx.actor_id,
         )  # fmt: skip
         return user
 
@@ -111,13 +140,13 @@ async def list_users(
     include_deleted: bool,
     include_accounts: bool,
 ) -> Page[UserWithAccounts] | Page[UserPublic]:
-    """List users; tellers see customers only, admins may include deleted users."""
+    """List users; tellers and supervisors see customers only, admins may include deleted."""
     if include_deleted and not ctx.is_admin:
         raise forbidden("only admins may list deleted users")
     query: dict[str, Any] = {}
     if not include_deleted:
         query["deleted_at"] = None
-    if ctx.role is Role.TELLER:
+    if ctx.serves_customers:
         if role is not None and role is not Role.USER:
             return Page(items=[], total=0, skip=params.skip, limit=params.limit)
         query["role"] = Role.USER.value
@@ -176,7 +205,7 @@ def _allowed_fields(ctx: Ctx, target: User) -> frozenset[str]:
         return frozenset(UserUpdate.model_fields) - {"current_password"}
     if ctx.actor.id == target.id:
         return _SELF_FIELDS
-    if ctx.role is Role.TELLER and target.role is Role.USER:
+    if ctx.serves_customers and target.role is Role.USER:
         return _TELLER_FIELDS
     return frozenset()
 

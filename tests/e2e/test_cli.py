@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -262,3 +263,75 @@ def test_health_and_routes_answer_503_when_the_database_is_gone(tmp_path: Path) 
     finally:
         server.stop()
         database.stop()
+
+
+def audit_of(url: str, database: str, username: str) -> dict[str, Any]:
+    """Return the `user.created` event of a username in a database."""
+    client: MongoClient[Any] = MongoClient(url)
+    try:
+        event = client[database].audit_events.find_one(
+            {"action": "user.created", "details.username": username}
+        )
+    finally:
+        client.close()
+    assert event is not None
+    return event
+
+
+@pytest.mark.parametrize("role", ["teller", "supervisor", "admin"])
+def test_create_user_makes_staff_audited_as_cli(
+    tmp_path: Path, wire_db: EmbeddedDatabase, role: str
+) -> None:
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_cli",
+           "ADMIN_PASSWORD": "staff-password-1"}  # fmt: skip
+    name = f"first-{role}"
+    process = bank_server("create-user", "--username", name, "--role", role, env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"created {role} '{name}'" in output
+    event = audit_of(wire_db.url, "create_user_cli", name)
+    assert event["actor_id"] is None
+    assert event["details"]["actor"] == "cli"
+    assert event["details"]["role"] == role
+
+
+def test_create_user_refuses_a_short_staff_password(wire_db: EmbeddedDatabase) -> None:
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_short",
+           "ADMIN_PASSWORD": "eleven-char"}  # fmt: skip
+    process = bank_server("create-user", "--username", "shorty", "--role", "teller", env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output
+    assert "at least 12 characters" in output
+    assert output.count("\n") == 1, output  # one line, no traceback
+
+
+def test_create_user_prompts_twice_on_a_terminal(wire_db: EmbeddedDatabase) -> None:
+    import pty
+
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_tty"}
+    leader, follower = pty.openpty()
+    # Its own session, so it has no controlling terminal: getpass reads the pty (stdin) and
+    # prompts on stderr (here the pipe). Each prompt flushes pending input before it shows,
+    # so each answer is typed once its prompt is seen.
+    process = bank_server(
+        "create-user", "--username", "prompted", "--role", "supervisor", env=env,
+        stdin=follower, start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    assert process.stdout is not None
+    seen = ""
+    try:
+        for prompt in ("Password for the new supervisor: ", "Repeat the password: "):
+            deadline = time.monotonic() + 60
+            while prompt not in seen and time.monotonic() < deadline:
+                ready, _, _ = select.select([process.stdout], [], [], 1)
+                if ready:
+                    seen += os.read(process.stdout.fileno(), 1024).decode()
+            assert prompt in seen, seen
+            os.write(leader, b"prompted-pass-123\n")
+        rest, _ = process.communicate(timeout=60)
+        output = seen + rest
+    finally:
+        os.close(leader)
+    assert process.returncode == 0, output
+    assert "created supervisor 'prompted'" in output
