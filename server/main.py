@@ -21,6 +21,7 @@ from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import parse_trusted_proxies
+from server.services import accounts as accounts_service
 from server.services import bootstrap
 
 log = logging.getLogger("bank.server")
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limits = AbuseLimits(settings)
         try:
             app.state.database = await init_database(client, settings.database_name)
+            await accounts_service.backfill_owner_staff()  # data from before the field
             if settings.bank_demo:
                 await bootstrap.seed_demo(app.state.database, settings)
             elif generated := await bootstrap.ensure_admin(app.state.database, settings):

@@ -57,6 +57,10 @@ class Account(Document):
     number: Annotated[str, Indexed(unique=True)]
     owner_id: int
     owner_name: str
+    # Whether the owner is staff (teller, supervisor, admin): their accounts are hidden from
+    # tellers and supervisors. Set at opening, and with every change of the owner's role in
+    # the same transaction.
+    owner_staff: bool = False
     account_type: AccountType
     currency: str
     balance: DecimalAnnotation = Decimal("0.00")

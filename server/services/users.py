@@ -14,6 +14,7 @@ from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
 from server.security import hash_password, verify_password
 from server.services import audit
+from server.services.accounts import set_owner_staff
 from server.services.audit import Action
 from server.services.auth import revoke_user_sessions
 from server.services.context import Ctx
@@ -283,6 +284,8 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
                 {"owner_id": user_id}, {"$set": {"owner_name": sets["full_name"]}},
                 session=session,
             )  # fmt: skip
+        if role_changed and Role(sets["role"]).is_staff != current.role.is_staff:
+            await set_owner_staff(user_id, Role(sets["role"]).is_staff, session=session)
         if new_hash is not None or role_changed or deactivated:
             await revoke_user_sessions(user_id, reason="user changed", session=session)
         changed = sorted(name for name in sets if name not in ("updated_at", "password_hash"))

@@ -97,9 +97,9 @@ async def close_account(ctx: AdminCtx, account_id: AccountId) -> Response:
 
 @payees.get("/payees/{number}", response_model=Payee, name="lookup", responses=errors(401, 404))
 async def payee(
-    _ctx: UserCtx,
+    ctx: UserCtx,
     # No length limit here: any string that is not an active account's number answers 404.
     number: Annotated[str, Path(description="10-digit account number", examples=["0000000195"])],
 ) -> Payee:
     """Show the masked holder and currency of an active account number."""
-    return await accounts.payee(number)
+    return await accounts.payee(ctx, number)

@@ -86,7 +86,7 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)
-    return await page_of_accounts({"owner_id": user_id}, params)
+    return await page_of_accounts({"owner_id": user_id}, params)  # a visible user's: all
 
 
 @routes.post(
