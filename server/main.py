@@ -21,6 +21,7 @@ from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import parse_trusted_proxies
+from server.security import default_hash_concurrency, set_hash_concurrency
 from server.services import accounts as accounts_service
 from server.services import bootstrap
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.check()
     settings.signing_key()  # fail at start, not at the first login
     parse_trusted_proxies(settings.trusted_proxies)  # a bad entry fails here too
+    set_hash_concurrency(settings.password_hash_concurrency or default_hash_concurrency())
     observability.configure_logging(settings)
     observability.init_sentry(settings)
 
@@ -175,8 +177,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Request-ID",
+            "X-Device-Token",
+        ],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After", "X-Device-Token"],
     )
     app.add_middleware(observability.AccessLog, metrics=app.state.metrics, client_ip=client_ip)
     app.add_middleware(

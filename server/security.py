@@ -8,8 +8,10 @@ rsa and pyasn1 for algorithms this server never accepts), it is maintained, and 
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -20,6 +22,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh", "device"]
 REQUIRED_CLAIMS = ("sub", "sid", "jti", "type", "exp", "iat", "iss", "aud")
+
+_STANDARD = frozenset({*REQUIRED_CLAIMS, "nbf"})
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when a username does not exist, so both failures take the same time.
@@ -42,6 +46,37 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
+def default_hash_concurrency() -> int:
+    """Return how many argon2 computations may run at once by default: half the cores.
+
+    Each one takes 64 MiB and a core for tens of milliseconds; the rest of the machine is
+    left to the event loop (argon2-cffi releases the GIL), so a burst of sign-ins queues
+    here instead of stalling every other request.
+    """
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_slots = asyncio.Semaphore(default_hash_concurrency())
+
+
+def set_hash_concurrency(concurrency: int) -> None:
+    """Bound how many password hashes and checks run at once (PASSWORD_HASH_CONCURRENCY)."""
+    global _slots
+    _slots = asyncio.Semaphore(max(1, concurrency))
+
+
+async def check_password(password: str, password_hash: str | None) -> bool:
+    """Verify a password off the event loop, within the bound; see `verify_password`."""
+    async with _slots:
+        return await asyncio.to_thread(verify_password, password, password_hash)
+
+
+async def make_password_hash(password: str) -> str:
+    """Hash a password off the event loop, within the bound."""
+    async with _slots:
+        return await asyncio.to_thread(hash_password, password)
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     """The claims this server puts in and reads out of a JWT."""
@@ -51,6 +86,7 @@ class TokenClaims:
     jti: str
     type: TokenType
     exp: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,14 +109,19 @@ def create_token(
     sid: str,
     token_type: TokenType,
     lifetime: timedelta,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[str, TokenClaims]:
-    """Sign a token for a user and login session (or, for `device`, a device id)."""
+    """Sign a token for a user and login session (or, for `device`, a device id).
+
+    `extra` claims (a device token's `usr`) may not replace the standard ones.
+    """
     now = datetime.now(UTC)
     expires = now + lifetime
     claims = TokenClaims(
         sub=user_id, sid=sid, jti=secrets.token_hex(16), type=token_type, exp=expires
     )
     payload: dict[str, Any] = {
+        **(extra or {}),
         "sub": str(user_id),
         "sid": sid,
         "jti": claims.jti,
@@ -116,6 +157,7 @@ def decode_token(token: str, binding: TokenBinding, *, expected: TokenType) -> T
             jti=str(payload["jti"]),
             type=payload["type"],
             exp=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            extra={key: value for key, value in payload.items() if key not in _STANDARD},
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise InvalidToken("missing or malformed claims") from exc

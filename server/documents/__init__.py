@@ -34,11 +34,17 @@ class User(Document):
     role: Role = Role.USER
     is_active: bool = True
     password_hash: str
+    # Whether the password was long enough for staff when it was set (STAFF_PASSWORD_MIN):
+    # promoting a customer whose password is shorter needs a new one with the role.
+    password_fit_for_staff: bool = False
     created_at: datetime = Field(default_factory=now_ms)
     updated_at: datetime = Field(default_factory=now_ms)
     deleted_at: datetime | None = None
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # Bumped by every unlock: the per-IP and per-device failure counters of the username
+    # are keyed by it, so an unlock starts them all afresh.
+    login_epoch: int = 0
 
     class Settings:
         name = "users"
@@ -176,7 +182,11 @@ class LoginSession(Document):
     class Settings:
         name = "login_sessions"
         indexes = [
-            IndexModel([("user_id", ASCENDING), ("revoked_at", ASCENDING)]),
+            # A user's open sessions, oldest first (revocations, and the session cap at
+            # every sign-in).
+            IndexModel(
+                [("user_id", ASCENDING), ("revoked_at", ASCENDING), ("created_at", ASCENDING)]
+            ),
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
         ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -12,11 +11,11 @@ from pymongo.errors import DuplicateKeyError
 from server.documents import Account, User, to_mongo
 from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
-from server.security import hash_password, verify_password
+from server.security import make_password_hash
 from server.services import audit
 from server.services.accounts import set_owner_staff
 from server.services.audit import Action
-from server.services.auth import revoke_user_sessions
+from server.services.auth import admit, check_counted_password, revoke_user_sessions
 from server.services.context import Ctx
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
@@ -73,7 +72,8 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
     role = data.role or Role.USER
     if role is not Role.USER and not ctx.is_admin:
         raise forbidden(f"you may not create a user with role {role.value}")
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    check_password_rules(data.password, role=role, username=data.username)
+    password_hash = await make_password_hash(data.password)
     return await insert_user(
         ctx,
         username=data.username,
@@ -81,6 +81,7 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
         full_name=data.full_name,
         email=str(data.email),
         role=role,
+        staff_strength=len(data.password) >= STAFF_PASSWORD_MIN,
     )
 
 
@@ -93,6 +94,7 @@ async def insert_user(
     email: str,
     role: Role,
     actor: str | None = None,
+    staff_strength: bool = False,
 ) -> UserPublic:
     """Insert a user and its `user.created` event in one transaction.
 
@@ -106,6 +108,7 @@ async def insert_user(
         user = User(
             id=user_id, username=username, full_name=full_name, email=email, role=role,
             password_hash=password_hash, created_at=now, updated_at=now,
+            password_fit_for_staff=staff_strength or role.is_staff,
         )  # fmt: skip
         await _users().insert_one(to_mongo(user), session=session)
         details: dict[str, Any] = {"username": username, "role": role.value}
@@ -230,24 +233,53 @@ async def _guard_last_admin(ctx: Ctx, target: User, session: AsyncClientSession)
         raise refused(ErrorCode.LAST_ADMIN, "this would leave the bank without an active admin")
 
 
-async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
-    """Change a user within what the caller's role allows."""
+def _needs_current_password(ctx: Ctx, target: User, changes: set[str]) -> bool:
+    """Tell whether a change must be confirmed with the target's current password.
+
+    Everyone changing their own password, and an admin changing their own role; an admin
+    resetting someone else's password does not know it.
+    """
+    assert ctx.actor is not None
+    if ctx.actor.id == target.id:
+        return "password" in changes or (ctx.is_admin and "role" in changes)
+    return "password" in changes and not ctx.is_admin
+
+
+async def update_user(
+    ctx: Ctx, user_id: int, data: UserUpdate, *, limits: AbuseLimits | None = None
+) -> UserPublic:
+    """Change a user within what the caller's role allows.
+
+    A `current_password` is checked as a sign-in is (counted with the sign-in failures,
+    refused with 429 while the username is locked), so a stolen token cannot be used to
+    guess the password.
+    """
     assert ctx.actor is not None
     target = await visible_user(ctx, user_id)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
     changes = given - {"current_password"}
     _check_allowed(ctx, target, changes)
-    if "password" in changes and not ctx.is_admin:
-        ok = data.current_password is not None and await asyncio.to_thread(
-            verify_password, data.current_password, target.password_hash
-        )
-        if not ok:
-            raise forbidden("current_password is missing or wrong")
-    if data.password is not None and data.password.lower() == target.username:
-        raise invalid_field("body", "password", "password must not equal the username")
-    new_hash = (
-        await asyncio.to_thread(hash_password, data.password) if data.password is not None else None
-    )
+    new_role = data.role if "role" in changes and data.role is not None else target.role
+    if data.password is not None:
+        check_password_rules(data.password, role=new_role, username=target.username)
+    elif new_role.is_staff and not target.role.is_staff and not target.password_fit_for_staff:
+        raise invalid_field(
+            "body", "password",
+            f"staff passwords need at least {STAFF_PASSWORD_MIN} characters: give the user "
+            "a new password with the role",
+        )  # fmt: skip
+    if _needs_current_password(ctx, target, changes):
+        if data.current_password is None:
+            raise forbidden("give current_password to change this")
+        if limits is None:
+            raise forbidden("current_password cannot be checked here")
+        gate = await admit(ctx, limits, username=target.username, kind="password_change")
+        if not await check_counted_password(
+            ctx, limits, gate, user=target, password=data.current_password,
+            kind="password_change",
+        ):  # fmt: skip
+            raise forbidden("current_password is wrong")
+    new_hash = await make_password_hash(data.password) if data.password is not None else None
 
     async def body(session: AsyncClientSession) -> User:
         raw = await _users().find_one({"_id": user_id, "deleted_at": None}, session=session)
@@ -266,6 +298,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
                 sets[name] = value.value if isinstance(value, Role) else value
         if new_hash is not None:
             sets["password_hash"] = new_hash
+            sets["password_fit_for_staff"] = len(data.password or "") >= STAFF_PASSWORD_MIN
         role_changed = "role" in sets
         deactivated = sets.get("is_active") is False
         losing_admin = (
@@ -288,7 +321,8 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
             await set_owner_staff(user_id, Role(sets["role"]).is_staff, session=session)
         if new_hash is not None or role_changed or deactivated:
             await revoke_user_sessions(user_id, reason="user changed", session=session)
-        changed = sorted(name for name in sets if name not in ("updated_at", "password_hash"))
+        hidden = ("updated_at", "password_hash", "password_fit_for_staff")
+        changed = sorted(name for name in sets if name not in hidden)
         if new_hash is not None:
             changed.append("password")
         await audit.record(
@@ -365,16 +399,17 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
 
 
 async def unlock_user(ctx: Ctx, user_id: int, *, limits: AbuseLimits | None = None) -> None:
-    """Clear a user's login lockout: the username's failure count (in Redis when set).
+    """Clear a user's login lockout: the username's failures from anywhere, and (through
+    the user's unlock epoch) those from each IP and remembered device.
 
-    Failures counted against client IPs stay: they expire with their window.
+    Failures counted against client IPs for any username stay: they expire with their window.
     """
     user = await visible_user(ctx, user_id, allow_deleted=True)
 
     async def body(session: AsyncClientSession) -> None:
         await _users().update_one(
             {"_id": user_id},
-            {"$set": {"failed_logins": 0, "locked_until": None}},
+            {"$set": {"failed_logins": 0, "locked_until": None}, "$inc": {"login_epoch": 1}},
             session=session,
         )
         await audit.record(

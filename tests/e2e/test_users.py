@@ -792,6 +792,46 @@ def test_only_an_admin_gives_or_removes_the_supervisor_role(
     supervisor.close()
 
 
+def test_an_admin_changing_their_own_password_or_role_gives_current_password(
+    anon: Api, make_user: MakeUser
+) -> None:
+    password = f"pw-{uuid.uuid4().hex[:12]}"
+    user, api = make_user("admin", password=password)
+    _other, _other_api = make_user("admin")  # so the last-admin rule does not answer first
+    path = f"/users/{user['id']}"
+    for change in ({"password": "a-brand-new-admin-pw"}, {"role": "teller"}):
+        expect(api.put(path, json=change), 403, "forbidden")
+        expect(api.put(path, json={**change, "current_password": "not-the-password"}), 403,
+               "forbidden")  # fmt: skip
+    assert me(api)["role"] == "admin"
+    assert login_status(anon, user["username"], password) == 200
+    change = {"password": "a-brand-new-admin-pw", "current_password": password}
+    expect(api.put(path, json=change), 200)
+    assert login_status(anon, user["username"], "a-brand-new-admin-pw") == 200
+    _other_api.close()
+
+
+def test_staff_passwords_need_twelve_characters(admin: Api, make_user: MakeUser) -> None:
+    for role in ("teller", "supervisor", "admin"):
+        short = body_for(role=role, password="eleven-char")
+        error = expect(admin.post("/users", json=short), 422, "validation_error")
+        assert "12" in json.dumps(error["detail"])
+        assert expect(admin.post("/users", json=body_for(role=role, password="twelve-chars")),
+                      201)["role"] == role  # fmt: skip
+    assert expect(admin.post("/users", json=body_for(password="eight-ch")), 201)["role"] == "user"
+    staff, _api = make_user("teller")
+    expect(admin.put(f"/users/{staff['id']}", json={"password": "eleven-char"}), 422,
+           "validation_error")  # fmt: skip
+    # A customer with a short password becomes staff only with a long enough new one.
+    customer = expect(admin.post("/users", json=body_for(password="eight-ch")), 201)
+    path = f"/users/{customer['id']}"
+    expect(admin.put(path, json={"role": "teller"}), 422, "validation_error")
+    expect(admin.put(path, json={"role": "teller", "password": "eleven-char"}), 422,
+           "validation_error")  # fmt: skip
+    body = expect(admin.put(path, json={"role": "teller", "password": "long-enough-pw"}), 200)
+    assert body["role"] == "teller"
+
+
 def test_a_change_to_the_same_values_is_not_a_role_change(
     admin: Api, make_user: MakeUser, mongo: Any
 ) -> None:
