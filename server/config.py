@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=200, ge=1, le=200)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     docs_enabled: bool | None = None
+    # /metrics for callers on loopback (after TRUSTED_PROXIES); admins always get it.
+    metrics_loopback: bool = False
 
     # Observability.
     log_level: str = "INFO"

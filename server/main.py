@@ -20,7 +20,7 @@ from server.api.routes import accounts, admin, auth, money, service, users
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
-from server.net import parse_trusted_proxies
+from server.net import UnknownProxyGuard, parse_trusted_proxies
 from server.security import default_hash_concurrency, set_hash_concurrency
 from server.services import accounts as accounts_service
 from server.services import bootstrap
@@ -168,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    money.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
+    if settings.is_production and not settings.trusted_proxies:
+        app.add_middleware(UnknownProxyGuard)  # inside the access log: refusals are logged
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and
     # counted like any answer, and carry the security headers.
     app.add_middleware(observability.RequestTimeout, seconds=settings.request_timeout_seconds)

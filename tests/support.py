@@ -89,6 +89,8 @@ class ServerProcess:
             # protect production are raised here; the tests of those limits
             # (tests/e2e/test_rate_limits.py, test_abuse.py) set their own.
             **RAISED_LIMITS,
+            # The tests scrape /metrics from loopback (off by default; test_deployment.py).
+            "METRICS_LOOPBACK": "true",
             **self.env,
         }
         self.log_path = self.data_dir / f"server-{self.port}.log"
