@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -16,6 +17,16 @@ from server.config import ConfigError, Settings, get_settings
 
 def _data_dir(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(args.data_dir).expanduser() if args.data_dir else settings.bank_data_dir
+
+
+def _loopback_host(host: str) -> bool:
+    """Tell whether a listening address is loopback only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -30,6 +41,13 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["BANK_DEMO"] = "1"
     get_settings.cache_clear()
     settings = get_settings()
+    if not settings.is_production and not args.allow_remote and not _loopback_host(args.host):
+        print(
+            f"bank-server: development mode listens on loopback only; --host {args.host} "
+            "needs --allow-remote (demo data and development keys must not reach a network)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         settings.check()
         settings.signing_key()
@@ -169,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", help="where the embedded database and key live")
     serve.add_argument("--demo", action="store_true", help="ensure demo users and accounts")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="in development, listen on a non-loopback --host all the same",
+    )  # fmt: skip
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
     serve.add_argument("--log-level", help="default: LOG_LEVEL (info)")
     serve.add_argument(

@@ -32,6 +32,9 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+MIN_BACKUP_KEY_LENGTH = 32
+# API.md: passwords are 8-128 characters; staff need at least 12 (server/services/users.py).
+STAFF_PASSWORD_MIN, PASSWORD_MAX = 12, 128
 
 
 class Environment(StrEnum):
@@ -150,6 +153,28 @@ class Settings(BaseSettings):
                 "a published default; generate one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+        if self.backup_dir is not None and len(self.backup_key or "") < MIN_BACKUP_KEY_LENGTH:
+            raise ConfigError(
+                "BANK_ENV=production with BACKUP_DIR needs BACKUP_KEY of at least 32 "
+                "characters (backups hold personal data and password hashes); generate one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if self.self_service_cash:
+            raise ConfigError(
+                "SELF_SERVICE_CASH=true is refused in production: only staff handle cash there"
+            )
+        if self.admin_password is not None:
+            self._check_admin_password(self.admin_password)
+
+    def _check_admin_password(self, password: str) -> None:
+        """Refuse a first admin's password the rules for staff passwords refuse."""
+        if not STAFF_PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+            raise ConfigError(
+                f"ADMIN_PASSWORD must be {STAFF_PASSWORD_MIN}-{PASSWORD_MAX} characters "
+                "(an admin's password needs at least 12)"
+            )
+        if password.lower() == self.admin_username.strip().lower():
+            raise ConfigError("ADMIN_PASSWORD must not equal ADMIN_USERNAME")
 
     def signing_key(self) -> str:
         """Return the JWT key: SECRET_KEY, or in development one kept in the data dir."""

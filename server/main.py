@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import __version__, backup, observability
+from server import __version__, backup, first_admin, observability
 from server.api.deps import client_ip
 from server.api.errors import install_error_handlers
 from server.api.routes import accounts, admin, auth, money, service, users
@@ -133,11 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.bank_demo:
                 await bootstrap.seed_demo(app.state.database, settings)
             elif generated := await bootstrap.ensure_admin(app.state.database, settings):
-                print(
-                    f"Created admin {settings.admin_username!r} with password: {generated}\n"
-                    "It is shown once; change it after the first login.",
-                    flush=True,
-                )
+                # A terminal, or a 0600 file in the data dir: never a log.
+                first_admin.reveal(settings.bank_data_dir, settings.admin_username, generated)
             scheduler = backup.start_scheduler(settings)  # BACKUP_DIR, BACKUP_INTERVAL_MINUTES
             try:
                 yield

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from server.config import STAFF_PASSWORD_MIN
 from server.documents import Account, User, to_mongo
 from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
@@ -25,8 +26,7 @@ from shared.schemas.users import UserCreate, UserPublic, UserUpdate, UserWithAcc
 
 USER_SORT_FIELDS = ("id", "username", "full_name", "created_at")
 # API.md: passwords are 8-128 characters; staff hold more than their own money, so theirs
-# need at least this many (in production and development alike).
-STAFF_PASSWORD_MIN = 12
+# need at least STAFF_PASSWORD_MIN (in production and development alike).
 _SELF_FIELDS = frozenset({"full_name", "email", "password"})
 _TELLER_FIELDS = frozenset({"full_name", "email", "is_active"})
 

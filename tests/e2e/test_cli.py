@@ -6,6 +6,7 @@ import os
 import re
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -27,14 +28,13 @@ def bank_server(*args: str, env: dict[str, str] | None = None, **kwargs: Any) ->
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BANK_", "MONGODB_"))}
     base.pop("SECRET_KEY", None)
     base.pop("ADMIN_PASSWORD", None)
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+                               "text": True, **kwargs}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "server.cli", *args],
         cwd=ROOT,
         env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **kwargs,
+        **options,
     )
 
 
@@ -202,7 +202,9 @@ def test_db_refuses_a_second_process_on_the_same_data_dir(tmp_path: Path) -> Non
         database.stop()
 
 
-def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> None:
+def test_first_start_writes_a_generated_admin_password_to_a_private_file(tmp_path: Path) -> None:
+    # Not a terminal (a service manager's log): the password goes to a 0600 file in the
+    # data dir, and only where it is is printed.
     with serving("--data-dir", str(tmp_path)) as (url, process):
         lines: list[str] = []
         deadline = time.monotonic() + 10
@@ -210,16 +212,64 @@ def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> N
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             lines.append(line)
-            if "password:" in line:
+            if "Created admin" in line:
                 break
-        match = re.search(r"Created admin 'admin' with password: (\S+)", "".join(lines))
+        match = re.search(r"Created admin 'admin'; its generated password is in (\S+)",
+                          "".join(lines))  # fmt: skip
         assert match, lines
-        api = Api(url).login("admin", match.group(1))
+        path = Path(match.group(1))
+        assert path.parent == tmp_path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        password = path.read_text().strip()
+        api = Api(url).login("admin", password)
         api.close()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        assert password not in "".join(lines) + output  # never in the log
     with serving("--data-dir", str(tmp_path)) as (_url, process):
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
         assert "Created admin" not in output
+
+
+def test_first_start_on_a_terminal_shows_the_generated_password(tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    port = free_port()
+    process = bank_server("serve", "--port", str(port), "--data-dir", str(tmp_path),
+                          stdout=follower)  # fmt: skip
+    os.close(follower)
+    seen = ""
+    try:
+        deadline = time.monotonic() + 90
+        while "with password:" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                seen += os.read(leader, 4096).decode(errors="replace")
+        match = re.search(r"Created admin 'admin' with password: (\S+)", seen)
+        assert match, seen
+        assert not (tmp_path / "first-admin-password").exists()
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        Api(f"http://127.0.0.1:{port}").login("admin", match.group(1)).close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(30)
+        os.close(leader)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_development_refuses_a_non_loopback_address_without_allow_remote(
+    tmp_path: Path, host: str
+) -> None:
+    process = bank_server("serve", "--host", host, "--port", str(free_port()),
+                          "--data-dir", str(tmp_path))  # fmt: skip
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "--allow-remote" in lines[0]
 
 
 def test_create_admin_uses_admin_password(tmp_path: Path, wire_db: EmbeddedDatabase) -> None:
