@@ -240,6 +240,27 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
 )
 
 
+def application_indexes() -> dict[str, list[IndexModel]]:
+    """Return the indexes the application defines, by collection, as Beanie creates them.
+
+    A restore creates exactly these (never a backup file's index specs, which a tampered or
+    foreign file could make into a TTL on the ledger).
+    """
+    from beanie.odm.utils.typing import get_index_attributes
+
+    found: dict[str, list[IndexModel]] = {}
+    for document in ALL_DOCUMENTS:
+        models = []
+        for name, field in document.model_fields.items():
+            attributes = get_index_attributes(field)
+            if attributes is not None:
+                direction, options = attributes
+                models.append(IndexModel([(field.alias or name, direction)], **options))
+        models += list(getattr(document.Settings, "indexes", []))
+        found[document.Settings.name] = models
+    return found
+
+
 def to_mongo(document: Document) -> dict[str, Any]:
     """Encode a document for PyMongo as Beanie stores it (`_id`, Decimal128, enums as values)."""
     from beanie.odm.utils.encoder import Encoder
