@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         self.client = client
         self.user = user
         self.settings = settings
-        self.is_staff = user.role in (Role.TELLER, Role.ADMIN)
+        self.is_staff = user.role.is_staff
         self.setWindowTitle(f"{bank_name or 'Bank System'} — {user.full_name} ({user.role.value})")
         self.resize(1200, 760)
 

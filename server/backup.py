@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from pymongo import IndexModel, MongoClient
+from pymongo import MongoClient
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
@@ -50,6 +50,7 @@ from server.backup_format import (
     write_checksum,
 )
 from server.config import Settings
+from server.documents import application_indexes
 
 log = logging.getLogger("bank.backup")
 
@@ -309,10 +310,11 @@ def backup_database(
     )
 
 
-def _index_model(spec: dict[str, Any]) -> IndexModel:
-    options = dict(spec)
-    keys = list(dict(options.pop("key")).items())
-    return IndexModel(keys, **options)
+def _revoke(session: dict[str, Any], at: datetime) -> None:
+    """Mark a restored login session revoked (one revoked before keeps its reason)."""
+    if session.get("revoked_at") is None:
+        session["revoked_at"] = at
+        session["revoked_reason"] = "restored"
 
 
 def nonempty_collections(db: Any) -> list[str]:
@@ -342,13 +344,21 @@ def restore_database(
             f"the database {database!r} is not empty ({', '.join(filled)} hold documents); "
             "restore needs an empty database: give a new --database name or drop this one"
         )
-    ttl: set[str] = set()
-    for collection in header["collections"]:
-        models = [_index_model(spec) for spec in collection["indexes"]]
-        if any("expireAfterSeconds" in spec for spec in collection["indexes"]):
-            ttl.add(collection["name"])
+    # The application's own indexes, never the file's: a file's specs could carry a TTL on
+    # the ledger (or drop a unique key). The file's list is only compared, for the log.
+    wanted = application_indexes()
+    ttl = {n for n, ms in wanted.items() if any("expireAfterSeconds" in m.document for m in ms)}
+    for name, models in wanted.items():
         if models:
-            db[collection["name"]].create_indexes(models)
+            db[name].create_indexes(models)
+    for collection in header["collections"]:
+        name = collection["name"]
+        theirs = {tuple(dict(spec["key"]).items()) for spec in collection["indexes"]}
+        ours = {tuple(model.document["key"].items()) for model in wanted.get(name, [])}
+        if theirs - ours:
+            log.warning("restore: the file's indexes on %s that the application does not "
+                        "define were not created: %s", name, sorted(theirs - ours))  # fmt: skip
+    restored_at = datetime.now(UTC)
     if progress is not None:
         progress.total = int(trailer["documents"])
     batch: list[dict[str, Any]] = []
@@ -366,6 +376,9 @@ def restore_database(
             for record in read_backup(source, key, name=path.name):
                 if record.kind != "document":
                     continue
+                if record.collection == "login_sessions":
+                    # Restored tokens must not work: whoever signed in signs in again.
+                    _revoke(record.value, restored_at)
                 if record.collection != current:
                     flush()
                     if progress is not None and current is not None:

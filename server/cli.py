@@ -1,4 +1,4 @@
-"""`bank-server`: serve the API, run the embedded database, create an admin, back up, restore."""
+"""`bank-server`: serve the API, run the embedded database, create staff, back up, restore."""
 
 from __future__ import annotations
 
@@ -59,10 +59,10 @@ def port_problem(host: str, port: int) -> str | None:
 
 def is_loopback(host: str) -> bool:
     """Tell whether a listening address is reachable from this machine only."""
-    if host.lower() == "localhost":
+    if host.strip().lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -80,6 +80,13 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["BANK_DEMO"] = "1"
     get_settings.cache_clear()
     settings = get_settings()
+    if not settings.is_production and not args.allow_remote and not is_loopback(args.host):
+        print(
+            f"bank-server: development mode listens on loopback only; --host {args.host} "
+            "needs --allow-remote (demo data and development keys must not reach a network)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         settings.check()
         if not settings.bank_demo:
@@ -159,64 +166,71 @@ def _db(args: argparse.Namespace) -> int:
     )
 
 
-def _read_password() -> str:
+def _read_password(role: str) -> str:
     password = os.environ.get("ADMIN_PASSWORD")
     if password:
         return password
     if not sys.stdin.isatty():
         raise ConfigError("set ADMIN_PASSWORD or run in a terminal to be prompted")
-    first = getpass.getpass("Password for the new admin: ")
+    first = getpass.getpass(f"Password for the new {role}: ")
     if first != getpass.getpass("Repeat the password: "):
         raise ConfigError("the passwords differ")
     return first
 
 
-async def _create_admin_async(settings: Settings, username: str, password: str) -> str:
+async def _create_user_async(settings: Settings, username: str, password: str, role: str) -> str:
     from pydantic import ValidationError
 
     from server.db import init_database, make_client
     from server.errors import DomainError
     from server.security import hash_password
     from server.services.context import Ctx
-    from server.services.users import insert_user
+    from server.services.users import check_password_rules, insert_user
     from shared.schemas.common import Role
     from shared.schemas.users import UserCreate
 
     try:
         valid = UserCreate(
-            username=username, password=password, full_name="Administrator",
-            email=f"{username.lower()}@bank.example", role=Role.ADMIN,
+            username=username, password=password, full_name=role.title(),
+            email=f"{username.lower()}@bank.example", role=Role(role),
         )  # fmt: skip
+        check_password_rules(password, role=Role(role), username=valid.username)
     except ValidationError as exc:
         raise ConfigError("; ".join(error["msg"] for error in exc.errors())) from exc
+    except DomainError as exc:
+        message = exc.message
+        raise ConfigError(
+            message if isinstance(message, str) else "; ".join(i["msg"] for i in message)
+        ) from exc
     assert settings.mongodb_url is not None
     client = make_client(settings.mongodb_url, timeout_ms=settings.db_timeout_ms)
     try:
         database = await init_database(client, settings.database_name)
         try:
+            # Audited with actor `cli`: the operator on the host, not a user of the bank.
             user = await insert_user(
                 Ctx(db=database), username=valid.username,
                 password_hash=hash_password(password), full_name=valid.full_name,
-                email=str(valid.email), role=Role.ADMIN,
+                email=str(valid.email), role=Role(role), actor="cli",
             )  # fmt: skip
         except DomainError as exc:
             raise ConfigError(str(exc)) from exc
-        return f"created admin {user.username!r} (id {user.id})"
+        return f"created {role} {user.username!r} (id {user.id})"
     finally:
         await client.close()
 
 
-def _create_admin(args: argparse.Namespace) -> int:
+def _create_user(args: argparse.Namespace) -> int:
     from server.db import EmbeddedDatabase
 
     settings = get_settings()
     embedded: EmbeddedDatabase | None = None
     try:
-        password = _read_password()
+        password = _read_password(args.role)
         if not settings.mongodb_url:
             embedded = EmbeddedDatabase(private_dir(_data_dir(args, settings)) / "db")
             settings = settings.model_copy(update={"mongodb_url": embedded.start()})
-        print(asyncio.run(_create_admin_async(settings, args.username, password)))
+        print(asyncio.run(_create_user_async(settings, args.username, password, args.role)))
     except (ConfigError, RuntimeError, OSError) as exc:
         print(f"bank-server: {exc}", file=sys.stderr)
         return 2
@@ -236,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", help="where the embedded database and key live")
     serve.add_argument("--demo", action="store_true", help="ensure demo users and accounts")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="in development, listen on a non-loopback --host all the same",
+    )  # fmt: skip
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
     serve.add_argument("--log-level", help="default: LOG_LEVEL (info)")
     serve.add_argument(
@@ -265,10 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.set_defaults(handler=_db)
 
-    admin = commands.add_parser("create-admin", help="create an admin user")
+    # Staff bootstrap (API.md version 2): password from ADMIN_PASSWORD or prompted twice.
+    staff_roles = ("teller", "supervisor", "admin")
+    create = commands.add_parser("create-user", help="create a staff user (audited as cli)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", choices=staff_roles, required=True)
+    create.add_argument("--data-dir")
+    create.set_defaults(handler=_create_user)
+    admin = commands.add_parser("create-admin", help="create an admin (create-user --role admin)")
     admin.add_argument("--username", required=True)
     admin.add_argument("--data-dir")
-    admin.set_defaults(handler=_create_admin)
+    admin.set_defaults(handler=_create_user, role="admin")
 
     from server.backup import add_commands as add_backup_commands
 

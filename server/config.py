@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import unicodedata
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Annotated
 import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from server.security import TokenBinding
 
 APP_NAME = "bank-system"
 
@@ -28,6 +32,9 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+MIN_BACKUP_KEY_LENGTH = 32
+# API.md: passwords are 8-128 characters; staff need at least 12 (server/services/users.py).
+STAFF_PASSWORD_MIN, PASSWORD_MAX = 12, 128
 
 
 class Environment(StrEnum):
@@ -63,16 +70,33 @@ class Settings(BaseSettings):
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
     bank_name: str = "Bank System"
+    # Tokens name the deployment that signed them and the one that accepts them (`iss`,
+    # `aud`); unset, both are derived from BANK_NAME and DATABASE_NAME (`token_binding`).
+    jwt_issuer: str | None = Field(default=None, min_length=1, max_length=200)
+    jwt_audience: str | None = Field(default=None, min_length=1, max_length=200)
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
+    # Sign-in hardening (issue 11; README "Abuse limits").
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_attempts_per_minute_per_ip: int = Field(default=60, ge=1)
+    login_attempts_per_minute_per_user: int = Field(default=10, ge=1)
+    login_delay_seconds: float = Field(default=1.0, ge=0, le=60)
+    device_token_days: int = Field(default=90, ge=1, le=3650)
+    max_sessions_per_user: int = Field(default=10, ge=1, le=1000)
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=64)
+    signup_rate_per_hour: int = Field(default=20, ge=1)
+    open_rate_per_hour: int = Field(default=100, ge=1)
+    open_rate_per_hour_per_ip: int = Field(default=300, ge=1)
     movement_rate_per_minute: int = Field(default=120, ge=1)
     max_page_size: int = Field(default=200, ge=1, le=200)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     docs_enabled: bool | None = None
+    # /metrics for callers on loopback (after TRUSTED_PROXIES); admins always get it.
+    metrics_loopback: bool = False
 
     # Observability.
     log_level: str = "INFO"
@@ -129,6 +153,28 @@ class Settings(BaseSettings):
                 "a published default; generate one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+        if self.backup_dir is not None and len(self.backup_key or "") < MIN_BACKUP_KEY_LENGTH:
+            raise ConfigError(
+                "BANK_ENV=production with BACKUP_DIR needs BACKUP_KEY of at least 32 "
+                "characters (backups hold personal data and password hashes); generate one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if self.self_service_cash:
+            raise ConfigError(
+                "SELF_SERVICE_CASH=true is refused in production: only staff handle cash there"
+            )
+        if self.admin_password is not None:
+            self._check_admin_password(self.admin_password)
+
+    def _check_admin_password(self, password: str) -> None:
+        """Refuse a first admin's password the rules for staff passwords refuse."""
+        if not STAFF_PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+            raise ConfigError(
+                f"ADMIN_PASSWORD must be {STAFF_PASSWORD_MIN}-{PASSWORD_MAX} characters "
+                "(an admin's password needs at least 12)"
+            )
+        if password.lower() == self.admin_username.strip().lower():
+            raise ConfigError("ADMIN_PASSWORD must not equal ADMIN_USERNAME")
 
     def signing_key(self) -> str:
         """Return the JWT key: SECRET_KEY, or in development one kept in the data dir."""
@@ -137,6 +183,18 @@ class Settings(BaseSettings):
         if self.is_production:
             raise ConfigError("SECRET_KEY is required in production")
         return _development_key(self.bank_data_dir)
+
+    def token_binding(self) -> TokenBinding:
+        """Return the key, issuer and audience every token of this deployment carries."""
+        issuer = self.jwt_issuer or f"{_slug(self.bank_name)}"
+        audience = self.jwt_audience or f"{issuer}:{self.database_name}"
+        return TokenBinding(key=self.signing_key(), issuer=issuer, audience=audience)
+
+
+def _slug(text: str) -> str:
+    """Return a name as lower-case words joined by '-' ("Bank System" -> "bank-system")."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "-".join(re.findall(r"[a-z0-9]+", ascii_text.lower())) or "bank"
 
 
 def _development_key(data_dir: Path) -> str:

@@ -72,13 +72,22 @@ type TxnBody[T] = Callable[[AsyncClientSession], Awaitable[T]]
 
 @dataclass
 class Database:
-    """The process's connection to MongoDB and its single money writer."""
+    """The process's connection to MongoDB, and on the embedded database its single writer.
+
+    `single_writer` is found at start (`needs_single_writer`): mongoeco fails concurrent
+    transactions with unlabelled conflicts, so there they run one at a time in a process;
+    real MongoDB labels its write conflicts and the driver retries them, so there nothing
+    is serialized and an anonymous burst cannot queue money behind it.
+    """
 
     client: AsyncMongoClient[Any]
     name: str
+    single_writer: bool = True
 
     def __post_init__(self) -> None:
-        self._writer = asyncio.Lock()
+        self._writer: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.single_writer else contextlib.nullcontext()
+        )
 
     @property
     def db(self) -> Any:
@@ -86,7 +95,8 @@ class Database:
         return self.client[self.name]
 
     async def transaction[T](self, body: TxnBody[T]) -> T:
-        """Run `body` in one transaction, serialized in this process, retrying conflicts.
+        """Run `body` in one transaction (serialized in this process on the embedded database),
+        retrying conflicts.
 
         The driver's `with_transaction` retries TransientTransactionError and unknown
         commit results; this loop adds mongoeco's unlabelled conflicts, with jittered
@@ -175,11 +185,24 @@ async def check_transactions(client: AsyncMongoClient[Any], name: str) -> None:
         raise
 
 
+EMBEDDED_GIT_VERSION = "mongoeco"
+
+
+async def needs_single_writer(client: AsyncMongoClient[Any]) -> bool:
+    """Tell whether the server is the embedded database (mongoeco), whose transactions must
+    not run concurrently; it names itself in `buildInfo`'s `gitVersion`."""
+    info = await client.admin.command("buildInfo")
+    return str(info.get("gitVersion", "")).startswith(EMBEDDED_GIT_VERSION)
+
+
 async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
-    """Connect Beanie, create indexes and check that transactions work."""
+    """Connect Beanie, create indexes, check that transactions work and find the writer rule."""
     await init_beanie(database=client[name], document_models=list(ALL_DOCUMENTS))
     await check_transactions(client, name)
-    return Database(client=client, name=name)
+    single = await needs_single_writer(client)
+    log.info("database %s: %s", name, "embedded, one writer per process" if single
+             else "MongoDB, concurrent transactions")  # fmt: skip
+    return Database(client=client, name=name, single_writer=single)
 
 
 class EmbeddedDatabase:

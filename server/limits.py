@@ -1,8 +1,10 @@
 """Abuse limits and revoked sessions: in this process's memory, or in Redis for every process.
 
-- Failed logins are counted per client IP and per folded username in a moving window
-  (`LOGIN_MAX_FAILURES` in `LOGIN_WINDOW_SECONDS`). While either count is at the limit,
-  `/login` answers 429 before it looks at the password.
+- Sign-in attempts are counted per client IP and per folded username (per minute), and
+  failures per (username, IP or remembered device), per IP and per username in a moving
+  window (`LOGIN_WINDOW_SECONDS`); see `AbuseLimits.login_attempt` for what each refuses.
+  A wrong `current_password` on a password change counts as a failed sign-in.
+- Sign-ups and account openings are counted per IP and per signed-in user (per hour).
 - Money movements are counted per acting user (`MOVEMENT_RATE_PER_MINUTE`).
 - Logged-out sessions are also written to Redis (`REDIS_URL`), each key living as long as
   a refresh token, and checked before the database on every request.
@@ -28,10 +30,16 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerHour,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+)
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -113,17 +121,62 @@ async def _test(limiter: MovingWindowRateLimiter, *, item: RateLimitItem, key: s
     return await limiter.test(item, key)
 
 
+@dataclass(frozen=True)
+class LoginKeys:
+    """The counters one sign-in attempt (or password check) is held to."""
+
+    user: str  # failures for the username from anywhere
+    origin: str  # failures for the username from this IP, or from this remembered device
+    ip: str | None  # failures from this IP for any username (None for a remembered device)
+    attempts: tuple[str, ...]  # attempts, failed or not: per IP and username, or per device
+
+
+@dataclass(frozen=True)
+class LoginGate:
+    """A sign-in attempt counted and not refused early: who, from where, which device."""
+
+    ip: str | None
+    username: str
+    device: str | None
+
+
 class LoginAttempt:
-    """A login attempt admitted by the limits; report a wrong password with `failed()`."""
+    """A sign-in attempt the limits admitted; report a wrong password with `failed()`."""
 
-    def __init__(self, limits: AbuseLimits, keys: tuple[str, ...]) -> None:
+    def __init__(self, limits: AbuseLimits, keys: LoginKeys) -> None:
         self._limits = limits
-        self._keys = keys
+        self.keys = keys
 
-    async def failed(self) -> None:
-        """Count one failure against the client IP and the username."""
-        for key in self._keys:
-            await self._limits.run(partial(_hit, item=self._limits.login_item, key=key))
+    async def failed(self) -> list[str]:
+        """Count one failure; return the locks this failure started (for the audit trail).
+
+        A lock starts when a counter reaches its limit with this failure: `username` (from
+        anywhere), `origin` (this username from this IP or device) or `ip` (any username).
+        """
+        limits = self._limits
+        counted = [("origin", limits.login_item, self.keys.origin),
+                   ("username", limits.login_item, self.keys.user)]  # fmt: skip
+        if self.keys.ip is not None:
+            counted.append(("ip", limits.login_ip_item, self.keys.ip))
+        started = []
+        for name, item, key in counted:
+            if await limits.run(partial(_hit, item=item, key=key)) and not await limits.run(
+                partial(_test, item=item, key=key)
+            ):
+                started.append(name)
+        return started
+
+    async def succeeded(self) -> None:
+        """Forget this origin's failures; the username's too unless it is locked.
+
+        A username under lock stays locked after a sign-in from a remembered device (its
+        owner got in, the guesser must not get a fresh allowance); the window or an
+        admin's unlock ends it.
+        """
+        limits = self._limits
+        await limits.run(lambda limiter: limiter.clear(limits.login_item, self.keys.origin))
+        if await limits.run(partial(_test, item=limits.login_item, key=self.keys.user)):
+            await limits.run(lambda limiter: limiter.clear(limits.login_item, self.keys.user))
 
 
 class AbuseLimits:
@@ -133,6 +186,15 @@ class AbuseLimits:
         self.login_item: RateLimitItem = RateLimitItemPerSecond(
             settings.login_max_failures, settings.login_window_seconds
         )
+        self.login_ip_item: RateLimitItem = RateLimitItemPerSecond(
+            settings.login_max_failures_per_ip, settings.login_window_seconds
+        )
+        self.attempt_ip_item = RateLimitItemPerMinute(settings.login_attempts_per_minute_per_ip)
+        self.attempt_user_item = RateLimitItemPerMinute(settings.login_attempts_per_minute_per_user)
+        self.login_delay = settings.login_delay_seconds
+        self.signup_item = RateLimitItemPerHour(settings.signup_rate_per_hour)
+        self.open_item = RateLimitItemPerHour(settings.open_rate_per_hour)
+        self.open_ip_item = RateLimitItemPerHour(settings.open_rate_per_hour_per_ip)
         self.movement_item: RateLimitItem = RateLimitItemPerMinute(
             settings.movement_rate_per_minute
         )
@@ -199,49 +261,145 @@ class AbuseLimits:
 
     @staticmethod
     def username_key(username: str) -> str:
-        """Return the counter key of a folded username (hashed if it cannot be a username)."""
+        """Return a folded username as a key part (hashed if it cannot be a username)."""
         if _USERNAME.match(username):
-            return f"login-user/{username}"
-        return "login-user/#" + hashlib.sha256(username.encode()).hexdigest()[:32]
+            return username
+        return "#" + hashlib.sha256(username.encode()).hexdigest()[:32]
 
-    @staticmethod
-    def ip_key(ip: str | None) -> str:
-        """Return the counter key of a client IP."""
-        return f"login-ip/{ip or 'unknown'}"
+    def login_keys(
+        self, *, ip: str | None, username: str, epoch: int = 0, device: str | None = None
+    ) -> LoginKeys:
+        """Return the counters of an attempt from `ip`, or from a remembered `device`.
+
+        `epoch` is the user's unlock count: an admin's unlock starts every per-origin
+        counter of the username afresh.
+        """
+        name = self.username_key(username)
+        user = f"login-user/{name}"
+        if device is not None:
+            return LoginKeys(user=user, origin=f"login-device/{name}/{epoch}/{device}", ip=None,
+                             attempts=(f"attempt-device/{device}",))  # fmt: skip
+        where = ip or "unknown"
+        return LoginKeys(
+            user=user, origin=f"login-pair/{name}/{epoch}/{where}", ip=f"login-ip/{where}",
+            attempts=(f"attempt-ip/{where}", f"attempt-user/{name}"),
+        )  # fmt: skip
+
+    async def _count_attempt(self, keys: LoginKeys) -> None:
+        """Count an attempt, failed or not, or raise 429 when there were too many."""
+        for key in keys.attempts:
+            item = self.attempt_ip_item if key.startswith("attempt-ip/") else self.attempt_user_item
+            if not await self.run(partial(_hit, item=item, key=key)):
+                raise RateLimited(
+                    "too many sign-in attempts; wait a moment", await self._retry_after(item, key)
+                )
+
+    async def _locked_delay(self, keys: LoginKeys) -> float:
+        """Return how long a remembered device waits while its username is locked.
+
+        It doubles with each of this device's own recent failures (1, 2, 4, ... times
+        LOGIN_DELAY_SECONDS), until the device itself is locked out.
+        """
+        if await self.run(partial(_test, item=self.login_item, key=keys.user)):
+            return 0.0
+        stats = await self.run(lambda limiter: limiter.get_window_stats(self.login_item,
+                                                                        keys.origin))  # fmt: skip
+        failures = self.login_item.amount - stats.remaining
+        return float(self.login_delay * 2 ** max(0, failures))
+
+    async def admit_login(
+        self, *, ip: str | None, username: str, device: str | None = None
+    ) -> LoginGate:
+        """Count a sign-in attempt and refuse it early (429) when the limits already say no.
+
+        Runs before anything is read from the database, so a flood of refused attempts
+        costs no database work: too many attempts per minute from the IP or for the
+        username (a remembered device: from that device); too many failures from this IP
+        for any username; too many failures for the username from anywhere, for a client
+        that is not a remembered device. A remembered device is slowed down instead
+        (`_locked_delay`), so five wrong passwords from elsewhere do not lock its owner out.
+        """
+        gate = LoginGate(ip=ip, username=username, device=device)
+        keys = self.login_keys(ip=ip, username=username, device=device)
+        await self._count_attempt(keys)
+        if device is not None:
+            delay = await self._locked_delay(keys)
+            if delay:
+                await asyncio.sleep(delay)  # holding no lock: nobody waits behind it
+        else:
+            await self._refuse_if_locked(self._early_locks(keys))
+        return gate
+
+    def _early_locks(self, keys: LoginKeys) -> list[tuple[RateLimitItem, str]]:
+        """The failure counters an attempt from an unknown client is refused by, bar its pair."""
+        assert keys.ip is not None
+        return [(self.login_ip_item, keys.ip), (self.login_item, keys.user)]
+
+    async def _refuse_if_locked(self, locks: list[tuple[RateLimitItem, str]]) -> None:
+        waits = [
+            await self._retry_after(item, key)
+            for item, key in locks
+            if not await self.run(partial(_test, item=item, key=key))
+        ]
+        if waits:
+            raise RateLimited(
+                "too many failed sign-ins; try again later or ask an administrator to "
+                "unlock the account",
+                max(waits),
+            )
 
     @asynccontextmanager
-    async def login_attempt(self, *, ip: str | None, username: str) -> AsyncIterator[LoginAttempt]:
-        """Admit a login attempt or raise 429; hold it until the password has been checked.
+    async def login_attempt(
+        self, gate: LoginGate, *, epoch: int = 0
+    ) -> AsyncIterator[LoginAttempt]:
+        """Hold an admitted attempt until its password has been checked, or raise 429.
 
-        Within a process, attempts from one IP or for one username run one at a time, so
-        concurrent requests cannot all pass the check before the first failure is counted;
-        across processes the overshoot is at most one attempt per process.
+        `epoch` is the user's unlock count (0 for a name nobody has). The checks of
+        `admit_login` are repeated under per-counter locks, with the username's failures
+        from this IP (or this remembered device): within a process, attempts sharing a
+        counter run one at a time, so concurrent requests cannot all pass the check before
+        the first failure is counted; across processes the overshoot is at most one
+        attempt per process.
         """
-        keys = (self.ip_key(ip), self.username_key(username))
+        keys = self.login_keys(ip=gate.ip, username=gate.username, epoch=epoch,
+                               device=gate.device)  # fmt: skip
+        locks = [(self.login_item, keys.origin)]
+        if keys.ip is not None:
+            locks += self._early_locks(keys)
         async with AsyncExitStack() as stack:
-            for key in keys:  # always in this order, so two attempts never deadlock
-                await stack.enter_async_context(self._locks.hold(key))
-            waits = [
-                await self._retry_after(self.login_item, key)
-                for key in keys
-                if not await self.run(partial(_test, item=self.login_item, key=key))
-            ]
-            if waits:
-                raise RateLimited(
-                    "too many failed sign-ins; try again later or ask an administrator to "
-                    "unlock the account",
-                    max(waits),
-                )
+            for key in sorted({key for _item, key in locks} | {keys.user}):
+                await stack.enter_async_context(self._locks.hold(key))  # one order: no deadlock
+            await self._refuse_if_locked(locks)
             yield LoginAttempt(self, keys)
 
-    async def login_succeeded(self, username: str) -> None:
-        """Forget a username's failures once its owner has signed in (the IP's stay)."""
-        await self.clear_username(username)
-
     async def clear_username(self, username: str) -> None:
-        """Clear a username's failed-login count (`POST /users/{id}/unlock`)."""
-        key = self.username_key(username)
+        """Clear a username's failures from anywhere (`POST /users/{id}/unlock`).
+
+        The per-origin counters are left to the user's unlock epoch, which the unlock bumps.
+        """
+        key = f"login-user/{self.username_key(username)}"
         await self.run(lambda limiter: limiter.clear(self.login_item, key))
+
+    # --- creating users and accounts -----------------------------------------------------
+
+    async def check_rate(self, item: RateLimitItem, key: str, message: str) -> None:
+        """Count one request against a rate, or raise 429 when over it."""
+        if not await self.run(partial(_hit, item=item, key=key)):
+            raise RateLimited(message, await self._retry_after(item, key))
+
+    async def check_opening(self, *, ip: str | None, user_id: int | None) -> None:
+        """Count a sign-up or an account opening: per IP, and per user when signed in.
+
+        Anonymous sign-ups have their own, lower rate per IP (SIGNUP_RATE_PER_HOUR).
+        """
+        where = ip or "unknown"
+        if user_id is None:
+            message = "too many sign-ups from this address; try again later"
+            await self.check_rate(self.signup_item, f"signup-ip/{where}", message)
+            return
+        message = "too many new users and accounts; slow down"
+        await self.check_rate(self.open_ip_item, f"open-ip/{where}", message)
+        await self.check_rate(self.open_item, f"open-user/{user_id}", message)
 
     # --- money movement ------------------------------------------------------------------
 

@@ -13,14 +13,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import __version__, backup, observability
+from server import __version__, backup, first_admin, observability
 from server.api.deps import client_ip
 from server.api.errors import install_error_handlers
 from server.api.routes import accounts, admin, auth, money, service, users
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
-from server.net import parse_trusted_proxies
+from server.net import UnknownProxyGuard, parse_trusted_proxies
+from server.security import default_hash_concurrency, set_hash_concurrency
+from server.services import accounts as accounts_service
 from server.services import bootstrap
 
 log = logging.getLogger("bank.server")
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.check()
     settings.signing_key()  # fail at start, not at the first login
     parse_trusted_proxies(settings.trusted_proxies)  # a bad entry fails here too
+    set_hash_concurrency(settings.password_hash_concurrency or default_hash_concurrency())
     observability.configure_logging(settings)
     observability.init_sentry(settings)
 
@@ -126,14 +129,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limits = AbuseLimits(settings)
         try:
             app.state.database = await init_database(client, settings.database_name)
+            await accounts_service.backfill_owner_staff()  # data from before the field
             if settings.bank_demo:
                 await bootstrap.seed_demo(app.state.database, settings)
             elif generated := await bootstrap.ensure_admin(app.state.database, settings):
-                print(
-                    f"Created admin {settings.admin_username!r} with password: {generated}\n"
-                    "It is shown once; change it after the first login.",
-                    flush=True,
-                )
+                # A terminal, or a 0600 file in the data dir: never a log.
+                first_admin.reveal(settings.bank_data_dir, settings.admin_username, generated)
             scheduler = backup.start_scheduler(settings)  # BACKUP_DIR, BACKUP_INTERVAL_MINUTES
             try:
                 yield
@@ -164,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    money.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
+    if settings.is_production and not settings.trusted_proxies:
+        app.add_middleware(UnknownProxyGuard)  # inside the access log: refusals are logged
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and
     # counted like any answer, and carry the security headers.
     app.add_middleware(observability.RequestTimeout, seconds=settings.request_timeout_seconds)
@@ -173,8 +176,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Request-ID",
+            "X-Device-Token",
+        ],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After", "X-Device-Token"],
     )
     app.add_middleware(observability.AccessLog, metrics=app.state.metrics, client_ip=client_ip)
     app.add_middleware(

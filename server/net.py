@@ -10,11 +10,16 @@ ignored, so a caller cannot choose the IP it is counted or audited under.
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from server.config import ConfigError
+
+log = logging.getLogger("bank.net")
 
 type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -132,3 +137,54 @@ def resolve_client_ip(
         if current not in proxies:
             break
     return str(current)
+
+
+UNKNOWN_PROXY = (
+    "this server is behind a proxy on its own host (a request from loopback carried "
+    "X-Forwarded-For) but TRUSTED_PROXIES is empty, so every client would look like "
+    "127.0.0.1; set TRUSTED_PROXIES=127.0.0.1 (nginx on this host) or your proxies' addresses"
+)
+
+
+class UnknownProxyGuard:
+    """In production without TRUSTED_PROXIES, answer 503 to forwarded requests from loopback.
+
+    A proxy on the same host makes every client 127.0.0.1: one lockout counter for all of
+    them, every audit IP the same, and /metrics for anyone. Rather than serve that, the
+    server refuses such requests and says, in its log, which setting fixes it (at most once
+    a minute). Requests without X-Forwarded-For (a health check on the host) are served.
+    """
+
+    LOG_EVERY_SECONDS = 60.0
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._logged = -self.LOG_EVERY_SECONDS
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._forwarded_from_loopback(scope):
+            now = time.monotonic()
+            if now - self._logged >= self.LOG_EVERY_SECONDS:
+                self._logged = now
+                log.error("bank-server: %s", UNKNOWN_PROXY)
+            await self._refuse(send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _forwarded_from_loopback(scope: Any) -> bool:
+        client = scope.get("client")
+        peer = parse_ip(client[0] if client else None)
+        if peer is None or not peer.is_loopback:
+            return False
+        return any(name.lower() == b"x-forwarded-for" for name, _ in scope.get("headers", []))
+
+    @staticmethod
+    async def _refuse(send: Any) -> None:
+        body = json.dumps({"detail": UNKNOWN_PROXY, "code": "service_unavailable"}).encode()
+        await send({
+            "type": "http.response.start", "status": 503,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+        })  # fmt: skip
+        await send({"type": "http.response.body", "body": body})

@@ -202,6 +202,12 @@ class Metrics:
             "Money movements by type (deposit, withdrawal, transfer) and outcome (ok, refused)",
             ["type", "outcome", "code"], registry=self.registry,
         )  # fmt: skip
+        self.logins = Counter(
+            "bank_login_attempts_total",
+            "Password checks (sign-ins and password changes) by outcome: ok, "
+            "invalid_credentials, rate_limited; only the start of a lockout is audited",
+            ["kind", "outcome"], registry=self.registry,
+        )  # fmt: skip
 
 
 def count_movement(action: str, outcome: str, code: str = "") -> None:
@@ -210,6 +216,13 @@ def count_movement(action: str, outcome: str, code: str = "") -> None:
     if metrics is not None:
         kind = action.removeprefix("money.")
         metrics.movements.labels(type=kind, outcome=outcome, code=code).inc()
+
+
+def count_login(kind: str, outcome: str) -> None:
+    """Count a password check: `kind` login or password_change, its outcome."""
+    metrics = _current_metrics.get()
+    if metrics is not None:
+        metrics.logins.labels(kind=kind, outcome=outcome).inc()
 
 
 # --- middleware ----------------------------------------------------------------------------

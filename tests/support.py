@@ -22,6 +22,24 @@ from shared.launcher import free_port, stop_process
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 ADMIN_PASSWORD = "admin-pass-123"
+RAISED_LIMITS = {
+    name: "1000000"
+    for name in (
+        "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP", "LOGIN_ATTEMPTS_PER_MINUTE_PER_IP",
+        "LOGIN_ATTEMPTS_PER_MINUTE_PER_USER", "MOVEMENT_RATE_PER_MINUTE", "SIGNUP_RATE_PER_HOUR",
+        "OPEN_RATE_PER_HOUR", "OPEN_RATE_PER_HOUR_PER_IP",
+    )
+}  # fmt: skip
+
+
+def real_limits(**overrides: str) -> dict[str, str]:
+    """Return the limits the default test server raises, at their real (default) values."""
+    from server.config import Settings
+
+    real = {name: str(Settings.model_fields[name.lower()].default) for name in RAISED_LIMITS}
+    return {**real, **overrides}
+
+
 # Passwords and tokens each server was given, by its URL: none may ever reach its log.
 ISSUED_SECRETS: dict[str, set[str]] = {}
 
@@ -68,9 +86,11 @@ class ServerProcess:
             "BANK_DATA_DIR": str(self.data_dir),
             "PYTHONUNBUFFERED": "1",
             # Every test client is 127.0.0.1 and some fail logins on purpose: limits that
-            # protect production are raised here; tests/e2e/test_rate_limits.py sets its own.
-            "LOGIN_MAX_FAILURES": "1000000",
-            "MOVEMENT_RATE_PER_MINUTE": "1000000",
+            # protect production are raised here; the tests of those limits
+            # (tests/e2e/test_rate_limits.py, test_abuse.py) set their own.
+            **RAISED_LIMITS,
+            # The tests scrape /metrics from loopback (off by default; test_deployment.py).
+            "METRICS_LOOPBACK": "true",
             **self.env,
         }
         self.log_path = self.data_dir / f"server-{self.port}.log"

@@ -33,8 +33,9 @@ from shared.schemas.common import Role
 from shared.schemas.users import USERNAME_RE, UserPublic
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-ROLES: tuple[Role, ...] = (Role.USER, Role.TELLER, Role.ADMIN)
-ROLE_LABELS = {Role.USER: "Customer (user)", Role.TELLER: "Teller", Role.ADMIN: "Administrator"}
+ROLES: tuple[Role, ...] = (Role.USER, Role.TELLER, Role.SUPERVISOR, Role.ADMIN)
+ROLE_LABELS = {Role.USER: "Customer (user)", Role.TELLER: "Teller",
+               Role.SUPERVISOR: "Supervisor", Role.ADMIN: "Administrator"}  # fmt: skip
 
 
 def password_problem(password: str, confirm: str, username: str) -> str | None:

@@ -166,7 +166,8 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
 AnonCtx = Annotated[Ctx, Depends(anonymous_ctx)]
 OptionalCtx = Annotated[Ctx, Depends(optional_ctx)]
 UserCtx = Annotated[Ctx, Depends(user_ctx)]
-StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.ADMIN))]
+StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.SUPERVISOR, Role.ADMIN))]
+SupervisorCtx = Annotated[Ctx, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 AdminCtx = Annotated[Ctx, Depends(require_roles(Role.ADMIN))]
 
 

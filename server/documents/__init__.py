@@ -34,11 +34,17 @@ class User(Document):
     role: Role = Role.USER
     is_active: bool = True
     password_hash: str
+    # Whether the password was long enough for staff when it was set (STAFF_PASSWORD_MIN):
+    # promoting a customer whose password is shorter needs a new one with the role.
+    password_fit_for_staff: bool = False
     created_at: datetime = Field(default_factory=now_ms)
     updated_at: datetime = Field(default_factory=now_ms)
     deleted_at: datetime | None = None
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # Bumped by every unlock: the per-IP and per-device failure counters of the username
+    # are keyed by it, so an unlock starts them all afresh.
+    login_epoch: int = 0
 
     class Settings:
         name = "users"
@@ -57,6 +63,10 @@ class Account(Document):
     number: Annotated[str, Indexed(unique=True)]
     owner_id: int
     owner_name: str
+    # Whether the owner is staff (teller, supervisor, admin): their accounts are hidden from
+    # tellers and supervisors. Set at opening, and with every change of the owner's role in
+    # the same transaction.
+    owner_staff: bool = False
     account_type: AccountType
     currency: str
     balance: DecimalAnnotation = Decimal("0.00")
@@ -172,7 +182,11 @@ class LoginSession(Document):
     class Settings:
         name = "login_sessions"
         indexes = [
-            IndexModel([("user_id", ASCENDING), ("revoked_at", ASCENDING)]),
+            # A user's open sessions, oldest first (revocations, and the session cap at
+            # every sign-in).
+            IndexModel(
+                [("user_id", ASCENDING), ("revoked_at", ASCENDING), ("created_at", ASCENDING)]
+            ),
             IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
         ]
 
@@ -224,6 +238,27 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     AuditEvent,
     DemoSeed,
 )
+
+
+def application_indexes() -> dict[str, list[IndexModel]]:
+    """Return the indexes the application defines, by collection, as Beanie creates them.
+
+    A restore creates exactly these (never a backup file's index specs, which a tampered or
+    foreign file could make into a TTL on the ledger).
+    """
+    from beanie.odm.utils.typing import get_index_attributes
+
+    found: dict[str, list[IndexModel]] = {}
+    for document in ALL_DOCUMENTS:
+        models = []
+        for name, field in document.model_fields.items():
+            attributes = get_index_attributes(field)
+            if attributes is not None:
+                direction, options = attributes
+                models.append(IndexModel([(field.alias or name, direction)], **options))
+        models += list(getattr(document.Settings, "indexes", []))
+        found[document.Settings.name] = models
+    return found
 
 
 def to_mongo(document: Document) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account, User, to_mongo
-from server.errors import forbidden, invalid_field, not_found, refused
+from server.errors import DomainError, forbidden, invalid_field, not_found, refused
 from server.services import audit
 from server.services.audit import Action
 from server.services.context import Ctx
@@ -35,9 +35,31 @@ def _accounts() -> Any:
     return Account.get_pymongo_collection()
 
 
+def can_see(ctx: Ctx, *, owner_id: int, owner_staff: bool) -> bool:
+    """The owner and admins see an account; tellers and supervisors those of customers."""
+    if ctx.actor is None:
+        return False
+    if owner_id == ctx.actor.id or ctx.is_admin:
+        return True
+    return ctx.serves_customers and not owner_staff
+
+
 def can_see_account(ctx: Ctx, account: Account) -> bool:
-    """The owner and staff may see an account."""
-    return ctx.actor is not None and (ctx.is_staff or account.owner_id == ctx.actor.id)
+    """Tell whether the caller may see an account (another staff member's is hidden)."""
+    return can_see(ctx, owner_id=account.owner_id, owner_staff=account.owner_staff)
+
+
+def can_see_raw(ctx: Ctx, raw: dict[str, Any]) -> bool:
+    """Tell whether the caller may see an account as PyMongo reads it."""
+    return can_see(ctx, owner_id=raw["owner_id"], owner_staff=bool(raw.get("owner_staff")))
+
+
+def check_not_own(ctx: Ctx, *owner_ids: int | None) -> None:
+    """Refuse (403 `own_account`) a staff member's money request on an account they own."""
+    if ctx.actor is not None and ctx.is_staff and ctx.actor.id in owner_ids:
+        raise DomainError(
+            ErrorCode.OWN_ACCOUNT, "staff may not move money on their own accounts; ask a colleague"
+        )
 
 
 async def visible_account(ctx: Ctx, account_id: int) -> Account:
@@ -46,6 +68,46 @@ async def visible_account(ctx: Ctx, account_id: int) -> Account:
     if account is None or not can_see_account(ctx, account):
         raise not_found("account not found")
     return account
+
+
+def _hide_other_staff(ctx: Ctx, query: dict[str, Any]) -> dict[str, Any]:
+    """Leave other staff members' accounts out of a teller's or supervisor's query."""
+    if not ctx.serves_customers or ctx.actor is None:
+        return query
+    visible = {"$or": [{"owner_staff": {"$ne": True}}, {"owner_id": ctx.actor.id}]}
+    return {"$and": [query, visible]} if query else visible
+
+
+async def set_owner_staff(
+    owner_id: int, owner_staff: bool, *, session: AsyncClientSession | None
+) -> None:
+    """Record on a user's accounts whether they belong to staff (in the role change's txn)."""
+    await _accounts().update_many(
+        {"owner_id": owner_id, "owner_staff": {"$ne": owner_staff}},
+        {"$set": {"owner_staff": owner_staff}},
+        session=session,
+    )
+
+
+async def backfill_owner_staff() -> int:
+    """Give `owner_staff` to accounts stored before it existed; return how many changed."""
+    missing = {"owner_staff": {"$exists": False}}
+    if await _accounts().find_one(missing, projection={"_id": 1}) is None:
+        return 0
+    staff = [
+        raw["_id"]
+        async for raw in User.get_pymongo_collection().find(
+            {"role": {"$ne": Role.USER.value}}, projection={"_id": 1}
+        )
+    ]
+    changed = 0
+    if staff:
+        result = await _accounts().update_many(
+            {**missing, "owner_id": {"$in": staff}}, {"$set": {"owner_staff": True}}
+        )
+        changed += int(result.modified_count)
+    result = await _accounts().update_many(missing, {"$set": {"owner_staff": False}})
+    return changed + int(result.modified_count)
 
 
 async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
@@ -65,17 +127,17 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
                 "body", "owner_id", "owner_id is required when staff open an account"
             )
         owner = await User.get(data.owner_id)
-        # Tellers cannot see other staff, so those ids answer as missing ones do.
+        # Tellers and supervisors cannot see other staff: those ids answer as missing ones.
         hidden = (
             owner is not None
-            and ctx.role is Role.TELLER
+            and ctx.serves_customers
             and owner.role is not Role.USER
             and owner.id != ctx.actor.id
         )
         if owner is None or owner.deleted_at is not None or hidden:
             raise not_found("owner not found")
-        if ctx.role is Role.TELLER and owner.role is not Role.USER:
-            raise forbidden("tellers open accounts for customers only")
+        if ctx.serves_customers and owner.role is not Role.USER:
+            raise forbidden("tellers and supervisors open accounts for customers only")
     else:
         if data.owner_id is not None and data.owner_id != ctx.actor.id:
             raise forbidden("customers open accounts for themselves only")
@@ -86,7 +148,8 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
         now = now_ms()
         account = Account(
             id=account_id, number=account_number(account_id), owner_id=owner.id,
-            owner_name=owner.full_name, account_type=data.account_type,
+            owner_name=owner.full_name, owner_staff=owner.role.is_staff,
+            account_type=data.account_type,
             currency=data.currency, nickname=data.nickname, created_at=now, updated_at=now,
         )  # fmt: skip
         await _accounts().insert_one(to_mongo(account), session=session)
@@ -113,7 +176,7 @@ async def list_accounts(
     status: AccountStatus | None,
     q: str | None,
 ) -> Page[AccountPublic]:
-    """List accounts; customers only ever see their own."""
+    """List accounts; customers only ever see their own, tellers not other staff members'."""
     assert ctx.actor is not None
     query: dict[str, Any] = {}
     if not ctx.is_staff:
@@ -127,7 +190,7 @@ async def list_accounts(
     if q:
         query["$or"] = [{"number": _contains(q)}, {"nickname": _contains(q)},
                         {"owner_name": _contains(q)}]  # fmt: skip
-    return await page_of_accounts(query, params)
+    return await page_of_accounts(_hide_other_staff(ctx, query), params)
 
 
 async def page_of_accounts(query: dict[str, Any], params: ListParams) -> Page[AccountPublic]:
@@ -287,11 +350,23 @@ def mask_name(full_name: str) -> str:
     return f"{words[0][0]}. {words[-1]}"
 
 
-async def payee(number: str) -> Payee:
+def may_pay_into(ctx: Ctx, account: Account) -> bool:
+    """Tell whether the caller may name an account as a payee (tellers: not other staff's)."""
+    if ctx.serves_customers:
+        return can_see_account(ctx, account)
+    return True
+
+
+async def payee(ctx: Ctx, number: str) -> Payee:
     """Describe an active account by number for someone about to pay it."""
     account_id = account_id_from_number(number)
     account = await Account.get(account_id) if account_id is not None else None
-    if account is None or account.number != number or account.status is not AccountStatus.ACTIVE:
+    if (
+        account is None
+        or account.number != number
+        or account.status is not AccountStatus.ACTIVE
+        or not may_pay_into(ctx, account)
+    ):
         raise not_found("no active account has this number")
     return Payee(
         number=account.number,

@@ -30,8 +30,13 @@ class Ctx:
 
     @property
     def is_staff(self) -> bool:
-        """Tell whether the actor is a teller or an admin."""
-        return self.role in (Role.TELLER, Role.ADMIN)
+        """Tell whether the actor is staff: a teller, a supervisor or an admin."""
+        return self.role is not None and self.role.is_staff
+
+    @property
+    def serves_customers(self) -> bool:
+        """Tell whether the actor is a teller or a supervisor: staff who see customers only."""
+        return self.role in (Role.TELLER, Role.SUPERVISOR)
 
     @property
     def is_admin(self) -> bool:

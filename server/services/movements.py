@@ -25,7 +25,12 @@ from server.documents import Account, LedgerEntry, Transfer, to_mongo
 from server.errors import DomainError, forbidden, not_found, refused
 from server.observability import count_movement
 from server.services import audit
-from server.services.accounts import visible_account
+from server.services.accounts import (
+    can_see_account,
+    can_see_raw,
+    check_not_own,
+    may_pay_into,
+)
 from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.idempotency import Claim, is_stored_refusal
@@ -154,10 +159,18 @@ async def _post_entry(
 
 
 def _cash_authorizer(ctx: Ctx, settings: Settings) -> Callable[[dict[str, Any]], None]:
-    """Check a cash movement's caller: 404 unless owner or staff, 403 if cash is for tellers."""
+    """Check a cash movement's caller, in API.md's order of checks.
+
+    403 `own_account` for staff on their own account, then 404 unless the caller may see
+    it (the owner; an admin; a teller or supervisor, a customer's), then 403 when cash is
+    for tellers only.
+    """
 
     def authorize(raw: dict[str, Any]) -> None:
-        if ctx.actor is None or not (ctx.is_staff or raw.get("owner_id") == ctx.actor.id):
+        if ctx.actor is None:
+            raise not_found("account not found")
+        check_not_own(ctx, raw.get("owner_id"))
+        if not can_see_raw(ctx, raw):
             raise not_found("account not found")
         if not ctx.is_staff and not settings.cash_self_service:
             raise forbidden("cash is handled by tellers at this bank")
@@ -254,26 +267,47 @@ async def record_refusal(
     await ctx.db.transaction(body)
 
 
-async def _destination(data: TransferCreate) -> Account:
+NO_SUCH_PAYEE = "no active account has this number"
+
+
+async def _destination(data: TransferCreate) -> Account | None:
     if data.to_account_id is not None:
-        account = await Account.get(data.to_account_id)
-    else:
-        assert data.to_account_number is not None
-        account_id = account_id_from_number(data.to_account_number)
-        account = await Account.get(account_id) if account_id is not None else None
-        if account is not None and account.number != data.to_account_number:
-            account = None
-    if account is None:
-        raise not_found("the destination account does not exist")
+        return await Account.get(data.to_account_id)
+    assert data.to_account_number is not None
+    account_id = account_id_from_number(data.to_account_number)
+    account = await Account.get(account_id) if account_id is not None else None
+    if account is not None and account.number != data.to_account_number:
+        return None
     return account
 
 
+def _knows(ctx: Ctx, account: Account) -> bool:
+    """Tell whether a refusal may say why an account cannot be paid (its owner, or staff
+    who see it); anyone else learns only that no active account has this number."""
+    return (ctx.is_staff and can_see_account(ctx, account)) or (
+        ctx.actor is not None and account.owner_id == ctx.actor.id
+    )
+
+
 async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None) -> TransferPublic:
-    """Move money between two accounts of one currency in a single transaction."""
-    source = await visible_account(ctx, data.from_account_id)
+    """Move money between two accounts of one currency in a single transaction.
+
+    Checks in API.md's order: 403 `own_account` (staff, either side), 404 for a source the
+    caller may not see, 403 unless the caller owns the source (or is staff), 404 for a
+    destination that does not exist or that a teller or supervisor may not see (another
+    staff member's); then, in the transaction, the accounts' state, where a destination the
+    caller does not own (or see, as staff) answers the same 404 whatever the reason.
+    """
+    source = await Account.get(data.from_account_id)
+    destination = await _destination(data)
+    check_not_own(ctx, *(end.owner_id for end in (source, destination) if end is not None))
+    if source is None or not can_see_account(ctx, source):
+        raise not_found("account not found")
     if not ctx.is_staff and (ctx.actor is None or source.owner_id != ctx.actor.id):
         raise forbidden("only the owner of the source account may transfer from it")
-    destination = await _destination(data)
+    if destination is None or not may_pay_into(ctx, destination):
+        raise not_found(NO_SUCH_PAYEE)
+    knows_destination = _knows(ctx, destination)
     if destination.id == source.id:
         raise refused(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
     details = {"amount": to_cents_str(data.amount), "from_account_id": source.id,
@@ -286,10 +320,14 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
         for end in (source.id, destination.id):
             if ends[end]["status"] != AccountStatus.ACTIVE.value:
                 side = "source" if end == source.id else "destination"
+                if side == "destination" and not knows_destination:
+                    raise not_found(NO_SUCH_PAYEE)  # frozen, closed: not the payer's business
                 raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE,
                               f"the {side} account is {ends[end]['status']}",
                               account_id=end, status=ends[end]["status"])  # fmt: skip
         if ends[source.id]["currency"] != ends[destination.id]["currency"]:
+            if not knows_destination:
+                raise not_found(NO_SUCH_PAYEE)
             raise refused(
                 ErrorCode.CURRENCY_MISMATCH,
                 f"the accounts hold different currencies ({ends[source.id]['currency']} "
@@ -339,19 +377,22 @@ def transfer_public(record: Transfer) -> TransferPublic:
 
 
 async def get_transfer(ctx: Ctx, transfer_id: int) -> TransferPublic:
-    """Return a transfer to staff or to the owner of either side; 404 to anyone else."""
+    """Return a transfer to the owner of either side, admins, and tellers or supervisors
+    unless a side is another staff member's account; 404 to anyone else."""
     assert ctx.actor is not None
     record = await Transfer.get(transfer_id)
     if record is None:
         raise not_found("transfer not found")
-    if not ctx.is_staff:
-        owners = {
-            raw["owner_id"]
+    if not ctx.is_admin:
+        ends = [
+            raw
             async for raw in Account.get_pymongo_collection().find(
                 {"_id": {"$in": [record.from_account_id, record.to_account_id]}},
-                projection={"owner_id": 1},
+                projection={"owner_id": 1, "owner_staff": 1},
             )
-        }
-        if ctx.actor.id not in owners:
+        ]
+        owned = any(raw["owner_id"] == ctx.actor.id for raw in ends)
+        staff_may = ctx.serves_customers and all(can_see_raw(ctx, raw) for raw in ends)
+        if not (owned or staff_may):
             raise not_found("transfer not found")
     return transfer_public(record)

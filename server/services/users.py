@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from server.config import STAFF_PASSWORD_MIN
 from server.documents import Account, User, to_mongo
 from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
-from server.security import hash_password, verify_password
+from server.security import make_password_hash
 from server.services import audit
+from server.services.accounts import set_owner_staff
 from server.services.audit import Action
-from server.services.auth import revoke_user_sessions
+from server.services.auth import admit, check_counted_password, revoke_user_sessions
 from server.services.context import Ctx
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
@@ -24,8 +25,21 @@ from shared.schemas.common import AccountStatus, Page, Role, now_ms
 from shared.schemas.users import UserCreate, UserPublic, UserUpdate, UserWithAccounts
 
 USER_SORT_FIELDS = ("id", "username", "full_name", "created_at")
+# API.md: passwords are 8-128 characters; staff hold more than their own money, so theirs
+# need at least STAFF_PASSWORD_MIN (in production and development alike).
 _SELF_FIELDS = frozenset({"full_name", "email", "password"})
 _TELLER_FIELDS = frozenset({"full_name", "email", "is_active"})
+
+
+def check_password_rules(password: str, *, role: Role, username: str) -> None:
+    """Refuse (422) a password the rules of its user's role do not allow."""
+    if role.is_staff and len(password) < STAFF_PASSWORD_MIN:
+        raise invalid_field(
+            "body", "password",
+            f"a {role.value}'s password needs at least {STAFF_PASSWORD_MIN} characters",
+        )  # fmt: skip
+    if password.lower() == username.lower():
+        raise invalid_field("body", "password", "password must not equal the username")
 
 
 def _users() -> Any:
@@ -33,14 +47,14 @@ def _users() -> Any:
 
 
 def can_see_user(ctx: Ctx, user: User) -> bool:
-    """Self, an admin, or a teller looking at a customer may see a user."""
+    """Self, an admin, or a teller or supervisor looking at a customer may see a user."""
     if ctx.actor is None:
         return False
     if ctx.actor.id == user.id:
         return True
     if ctx.is_admin:
         return True
-    return ctx.role is Role.TELLER and user.role is Role.USER and user.deleted_at is None
+    return ctx.serves_customers and user.role is Role.USER and user.deleted_at is None
 
 
 async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -> User:
@@ -58,7 +72,8 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
     role = data.role or Role.USER
     if role is not Role.USER and not ctx.is_admin:
         raise forbidden(f"you may not create a user with role {role.value}")
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    check_password_rules(data.password, role=role, username=data.username)
+    password_hash = await make_password_hash(data.password)
     return await insert_user(
         ctx,
         username=data.username,
@@ -66,13 +81,26 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
         full_name=data.full_name,
         email=str(data.email),
         role=role,
+        staff_strength=len(data.password) >= STAFF_PASSWORD_MIN,
     )
 
 
 async def insert_user(
-    ctx: Ctx, *, username: str, password_hash: str, full_name: str, email: str, role: Role
+    ctx: Ctx,
+    *,
+    username: str,
+    password_hash: str,
+    full_name: str,
+    email: str,
+    role: Role,
+    actor: str | None = None,
+    staff_strength: bool = False,
 ) -> UserPublic:
-    """Insert a user and its `user.created` event in one transaction."""
+    """Insert a user and its `user.created` event in one transaction.
+
+    `actor` names a caller that is not a user (`"cli"`: `bank-server create-user` on the
+    host): the event then has no actor id and says who in `details.actor`.
+    """
 
     async def body(session: AsyncClientSession) -> User:
         user_id = await ctx.db.next_id("users", session=session)
@@ -80,12 +108,17 @@ async def insert_user(
         user = User(
             id=user_id, username=username, full_name=full_name, email=email, role=role,
             password_hash=password_hash, created_at=now, updated_at=now,
+            password_fit_for_staff=staff_strength or role.is_staff,
         )  # fmt: skip
         await _users().insert_one(to_mongo(user), session=session)
+        details: dict[str, Any] = {"username": username, "role": role.value}
+        if actor is not None:
+            details["actor"] = actor
+        self_made = ctx.actor is None and actor is None  # a sign-up is its own actor
         await audit.record(
             ctx, action=Action.USER_CREATED, session=session, target_type="user",
-            target_id=user_id, details={"username": username, "role": role.value},
-            actor_id=ctx.actor_id if ctx.actor is not None else user_id,
+            target_id=user_id, details=details,
+            actor_id=user_id if self_made else ctx.actor_id,
         )  # fmt: skip
         return user
 
@@ -111,13 +144,13 @@ async def list_users(
     include_deleted: bool,
     include_accounts: bool,
 ) -> Page[UserWithAccounts] | Page[UserPublic]:
-    """List users; tellers see customers only, admins may include deleted users."""
+    """List users; tellers and supervisors see customers only, admins may include deleted."""
     if include_deleted and not ctx.is_admin:
         raise forbidden("only admins may list deleted users")
     query: dict[str, Any] = {}
     if not include_deleted:
         query["deleted_at"] = None
-    if ctx.role is Role.TELLER:
+    if ctx.serves_customers:
         if role is not None and role is not Role.USER:
             return Page(items=[], total=0, skip=params.skip, limit=params.limit)
         query["role"] = Role.USER.value
@@ -176,7 +209,7 @@ def _allowed_fields(ctx: Ctx, target: User) -> frozenset[str]:
         return frozenset(UserUpdate.model_fields) - {"current_password"}
     if ctx.actor.id == target.id:
         return _SELF_FIELDS
-    if ctx.role is Role.TELLER and target.role is Role.USER:
+    if ctx.serves_customers and target.role is Role.USER:
         return _TELLER_FIELDS
     return frozenset()
 
@@ -200,24 +233,53 @@ async def _guard_last_admin(ctx: Ctx, target: User, session: AsyncClientSession)
         raise refused(ErrorCode.LAST_ADMIN, "this would leave the bank without an active admin")
 
 
-async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
-    """Change a user within what the caller's role allows."""
+def _needs_current_password(ctx: Ctx, target: User, changes: set[str]) -> bool:
+    """Tell whether a change must be confirmed with the target's current password.
+
+    Everyone changing their own password, and an admin changing their own role; an admin
+    resetting someone else's password does not know it.
+    """
+    assert ctx.actor is not None
+    if ctx.actor.id == target.id:
+        return "password" in changes or (ctx.is_admin and "role" in changes)
+    return "password" in changes and not ctx.is_admin
+
+
+async def update_user(
+    ctx: Ctx, user_id: int, data: UserUpdate, *, limits: AbuseLimits | None = None
+) -> UserPublic:
+    """Change a user within what the caller's role allows.
+
+    A `current_password` is checked as a sign-in is (counted with the sign-in failures,
+    refused with 429 while the username is locked), so a stolen token cannot be used to
+    guess the password.
+    """
     assert ctx.actor is not None
     target = await visible_user(ctx, user_id)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
     changes = given - {"current_password"}
     _check_allowed(ctx, target, changes)
-    if "password" in changes and not ctx.is_admin:
-        ok = data.current_password is not None and await asyncio.to_thread(
-            verify_password, data.current_password, target.password_hash
-        )
-        if not ok:
-            raise forbidden("current_password is missing or wrong")
-    if data.password is not None and data.password.lower() == target.username:
-        raise invalid_field("body", "password", "password must not equal the username")
-    new_hash = (
-        await asyncio.to_thread(hash_password, data.password) if data.password is not None else None
-    )
+    new_role = data.role if "role" in changes and data.role is not None else target.role
+    if data.password is not None:
+        check_password_rules(data.password, role=new_role, username=target.username)
+    elif new_role.is_staff and not target.role.is_staff and not target.password_fit_for_staff:
+        raise invalid_field(
+            "body", "password",
+            f"staff passwords need at least {STAFF_PASSWORD_MIN} characters: give the user "
+            "a new password with the role",
+        )  # fmt: skip
+    if _needs_current_password(ctx, target, changes):
+        if data.current_password is None:
+            raise forbidden("give current_password to change this")
+        if limits is None:
+            raise forbidden("current_password cannot be checked here")
+        gate = await admit(ctx, limits, username=target.username, kind="password_change")
+        if not await check_counted_password(
+            ctx, limits, gate, user=target, password=data.current_password,
+            kind="password_change",
+        ):  # fmt: skip
+            raise forbidden("current_password is wrong")
+    new_hash = await make_password_hash(data.password) if data.password is not None else None
 
     async def body(session: AsyncClientSession) -> User:
         raw = await _users().find_one({"_id": user_id, "deleted_at": None}, session=session)
@@ -236,6 +298,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
                 sets[name] = value.value if isinstance(value, Role) else value
         if new_hash is not None:
             sets["password_hash"] = new_hash
+            sets["password_fit_for_staff"] = len(data.password or "") >= STAFF_PASSWORD_MIN
         role_changed = "role" in sets
         deactivated = sets.get("is_active") is False
         losing_admin = (
@@ -254,9 +317,12 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
                 {"owner_id": user_id}, {"$set": {"owner_name": sets["full_name"]}},
                 session=session,
             )  # fmt: skip
+        if role_changed and Role(sets["role"]).is_staff != current.role.is_staff:
+            await set_owner_staff(user_id, Role(sets["role"]).is_staff, session=session)
         if new_hash is not None or role_changed or deactivated:
             await revoke_user_sessions(user_id, reason="user changed", session=session)
-        changed = sorted(name for name in sets if name not in ("updated_at", "password_hash"))
+        hidden = ("updated_at", "password_hash", "password_fit_for_staff")
+        changed = sorted(name for name in sets if name not in hidden)
         if new_hash is not None:
             changed.append("password")
         await audit.record(
@@ -333,16 +399,17 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
 
 
 async def unlock_user(ctx: Ctx, user_id: int, *, limits: AbuseLimits | None = None) -> None:
-    """Clear a user's login lockout: the username's failure count (in Redis when set).
+    """Clear a user's login lockout: the username's failures from anywhere, and (through
+    the user's unlock epoch) those from each IP and remembered device.
 
-    Failures counted against client IPs stay: they expire with their window.
+    Failures counted against client IPs for any username stay: they expire with their window.
     """
     user = await visible_user(ctx, user_id, allow_deleted=True)
 
     async def body(session: AsyncClientSession) -> None:
         await _users().update_one(
             {"_id": user_id},
-            {"$set": {"failed_logins": 0, "locked_until": None}},
+            {"$set": {"failed_logins": 0, "locked_until": None}, "$inc": {"login_epoch": 1}},
             session=session,
         )
         await audit.record(

@@ -46,11 +46,29 @@ TimestampFilter = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
 class Role(StrEnum):
-    """Who a user is to the bank."""
+    """Who a user is to the bank, in order of rights: user < teller < supervisor < admin."""
 
     USER = "user"
     TELLER = "teller"
+    SUPERVISOR = "supervisor"
     ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Return the role's place in the order of rights (user 0 ... admin 3)."""
+        return _ROLE_ORDER.index(self)
+
+    @property
+    def is_staff(self) -> bool:
+        """Tell whether the role is staff (teller, supervisor or admin)."""
+        return self is not Role.USER
+
+    def at_least(self, other: Role) -> bool:
+        """Tell whether this role has every right of `other`."""
+        return self.rank >= other.rank
+
+
+_ROLE_ORDER: tuple[Role, ...] = (Role.USER, Role.TELLER, Role.SUPERVISOR, Role.ADMIN)
 
 
 class AccountStatus(StrEnum):

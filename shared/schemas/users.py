@@ -45,7 +45,15 @@ Username = Annotated[
     ),
     AfterValidator(_check_username),
 ]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+Password = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=128,
+        description="8-128 characters, not the username; a teller's, supervisor's or admin's "
+        "at least 12 (422 otherwise)",
+    ),
+]
 FullName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_full_name)]
 Email = Annotated[EmailStr, Field(max_length=254)]  # RFC 5321's limit on a path
 

@@ -31,10 +31,12 @@ from server.backup import (
     BackupCancelled,
     backup_database,
     make_sync_client,
+    restore_database,
     scheduled_backup_step,
 )
-from server.backup_format import verify_backup, verify_checksum, write_checksum
+from server.backup_format import BackupWriter, verify_backup, verify_checksum, write_checksum
 from server.db import EmbeddedDatabase
+from server.documents import application_indexes
 from tests.support import ADMIN_PASSWORD, ROOT, Api, ServerProcess, dec, expect
 from tests.workload import WorkloadResult, check_invariants, open_workload_accounts, run_workload
 
@@ -395,3 +397,65 @@ def test_mongoeco_snapshot_sessions_are_no_snapshot_but_a_read_transaction_is_a_
         reader.drop_database("t_backup_probe")
         reader.close()
         writer.close()
+
+
+def test_a_restore_makes_the_applications_indexes_and_revokes_every_session(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # A backup file names indexes; a tampered (or old) one could put a TTL on the ledger,
+    # which would delete money history. Restore creates the indexes the application
+    # defines, whatever the file says, and no restored login session stays usable.
+    now = datetime.now(UTC).replace(microsecond=0)
+    ttl = {"key": {"created_at": 1}, "name": "created_at_1", "expireAfterSeconds": 1}
+    entry = {
+        "_id": 1,
+        "account_id": 1,
+        "seq": 1,
+        "type": "deposit",
+        "amount": "1.00",
+        "balance_after": "1.00",
+        "currency": "USD",
+        "created_at": now - timedelta(hours=1),
+    }
+    session = {"_id": "restored-sid", "user_id": 1, "created_at": now,
+               "expires_at": now + timedelta(days=1), "refresh_jti": "j", "revoked_at": None,
+               "revoked_reason": None, "ip": None}  # fmt: skip
+    path = tmp_path / "tampered.bak"
+    with path.open("wb") as handle:
+        writer = BackupWriter(handle, key=None)
+        writer.header({
+            "app_version": "0", "database": "x", "created_at": now.isoformat(),
+            "consistency": "transaction",
+            "collections": [{"name": "transactions", "count": 1, "indexes": [ttl]},
+                            {"name": "login_sessions", "count": 1, "indexes": []}],
+        })  # fmt: skip
+        writer.document("transactions", entry)
+        writer.document("login_sessions", session)
+        writer.finish()
+    write_checksum(path, writer.file_sha256)
+    client = make_sync_client(server.mongodb_url)
+    try:
+        result = restore_database(client, "restored_tampered", path, key=None)
+        db = client["restored_tampered"]
+        ledger_indexes = list(db.transactions.list_indexes())
+        assert not [i for i in ledger_indexes if "expireAfterSeconds" in i], ledger_indexes
+        wanted = application_indexes()
+        for name in ("transactions", "login_sessions", "users", "accounts"):
+            made = {tuple(dict(i["key"]).items()) for i in db[name].list_indexes()} - {
+                (("_id", 1),)
+            }
+            assert made == {tuple(m.document["key"].items()) for m in wanted[name]}, name
+        assert result.expired == {}
+        assert db.transactions.count_documents({}) == 1  # no TTL took it
+        time.sleep(1.5)
+        assert db.transactions.count_documents({}) == 1
+        stored = db.login_sessions.find_one({"_id": "restored-sid"})
+        assert stored["revoked_at"] is not None
+        assert stored["revoked_reason"] == "restored"
+    finally:
+        client.close()
+
+
+def test_every_restored_login_session_is_revoked(restored: Any) -> None:
+    assert restored.login_sessions.count_documents({}) > 0
+    assert restored.login_sessions.count_documents({"revoked_at": None}) == 0

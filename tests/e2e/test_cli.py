@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -26,14 +28,13 @@ def bank_server(*args: str, env: dict[str, str] | None = None, **kwargs: Any) ->
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BANK_", "MONGODB_"))}
     base.pop("SECRET_KEY", None)
     base.pop("ADMIN_PASSWORD", None)
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+                               "text": True, **kwargs}  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "server.cli", *args],
         cwd=ROOT,
         env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **kwargs,
+        **options,
     )
 
 
@@ -201,7 +202,9 @@ def test_db_refuses_a_second_process_on_the_same_data_dir(tmp_path: Path) -> Non
         database.stop()
 
 
-def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> None:
+def test_first_start_writes_a_generated_admin_password_to_a_private_file(tmp_path: Path) -> None:
+    # Not a terminal (a service manager's log): the password goes to a 0600 file in the
+    # data dir, and only where it is is printed.
     with serving("--data-dir", str(tmp_path)) as (url, process):
         lines: list[str] = []
         deadline = time.monotonic() + 10
@@ -209,16 +212,64 @@ def test_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> N
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             lines.append(line)
-            if "password:" in line:
+            if "Created admin" in line:
                 break
-        match = re.search(r"Created admin 'admin' with password: (\S+)", "".join(lines))
+        match = re.search(r"Created admin 'admin'; its generated password is in (\S+)",
+                          "".join(lines))  # fmt: skip
         assert match, lines
-        api = Api(url).login("admin", match.group(1))
+        path = Path(match.group(1))
+        assert path.parent == tmp_path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        password = path.read_text().strip()
+        api = Api(url).login("admin", password)
         api.close()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+        assert password not in "".join(lines) + output  # never in the log
     with serving("--data-dir", str(tmp_path)) as (_url, process):
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
         assert "Created admin" not in output
+
+
+def test_first_start_on_a_terminal_shows_the_generated_password(tmp_path: Path) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    port = free_port()
+    process = bank_server("serve", "--port", str(port), "--data-dir", str(tmp_path),
+                          stdout=follower)  # fmt: skip
+    os.close(follower)
+    seen = ""
+    try:
+        deadline = time.monotonic() + 90
+        while "with password:" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 1)
+            if ready:
+                seen += os.read(leader, 4096).decode(errors="replace")
+        match = re.search(r"Created admin 'admin' with password: (\S+)", seen)
+        assert match, seen
+        assert not (tmp_path / "first-admin-password").exists()
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        Api(f"http://127.0.0.1:{port}").login("admin", match.group(1)).close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(30)
+        os.close(leader)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_development_refuses_a_non_loopback_address_without_allow_remote(
+    tmp_path: Path, host: str
+) -> None:
+    process = bank_server("serve", "--host", host, "--port", str(free_port()),
+                          "--data-dir", str(tmp_path))  # fmt: skip
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "--allow-remote" in lines[0]
 
 
 def test_create_admin_uses_admin_password(tmp_path: Path, wire_db: EmbeddedDatabase) -> None:
@@ -262,3 +313,75 @@ def test_health_and_routes_answer_503_when_the_database_is_gone(tmp_path: Path) 
     finally:
         server.stop()
         database.stop()
+
+
+def audit_of(url: str, database: str, username: str) -> dict[str, Any]:
+    """Return the `user.created` event of a username in a database."""
+    client: MongoClient[Any] = MongoClient(url)
+    try:
+        event = client[database].audit_events.find_one(
+            {"action": "user.created", "details.username": username}
+        )
+    finally:
+        client.close()
+    assert event is not None
+    return event
+
+
+@pytest.mark.parametrize("role", ["teller", "supervisor", "admin"])
+def test_create_user_makes_staff_audited_as_cli(
+    tmp_path: Path, wire_db: EmbeddedDatabase, role: str
+) -> None:
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_cli",
+           "ADMIN_PASSWORD": "staff-password-1"}  # fmt: skip
+    name = f"first-{role}"
+    process = bank_server("create-user", "--username", name, "--role", role, env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert f"created {role} '{name}'" in output
+    event = audit_of(wire_db.url, "create_user_cli", name)
+    assert event["actor_id"] is None
+    assert event["details"]["actor"] == "cli"
+    assert event["details"]["role"] == role
+
+
+def test_create_user_refuses_a_short_staff_password(wire_db: EmbeddedDatabase) -> None:
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_short",
+           "ADMIN_PASSWORD": "eleven-char"}  # fmt: skip
+    process = bank_server("create-user", "--username", "shorty", "--role", "teller", env=env)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output
+    assert "at least 12 characters" in output
+    assert output.count("\n") == 1, output  # one line, no traceback
+
+
+def test_create_user_prompts_twice_on_a_terminal(wire_db: EmbeddedDatabase) -> None:
+    import pty
+
+    env = {"MONGODB_URL": wire_db.url, "DATABASE_NAME": "create_user_tty"}
+    leader, follower = pty.openpty()
+    # Its own session, so it has no controlling terminal: getpass reads the pty (stdin) and
+    # prompts on stderr (here the pipe). Each prompt flushes pending input before it shows,
+    # so each answer is typed once its prompt is seen.
+    process = bank_server(
+        "create-user", "--username", "prompted", "--role", "supervisor", env=env,
+        stdin=follower, start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    assert process.stdout is not None
+    seen = ""
+    try:
+        for prompt in ("Password for the new supervisor: ", "Repeat the password: "):
+            deadline = time.monotonic() + 60
+            while prompt not in seen and time.monotonic() < deadline:
+                ready, _, _ = select.select([process.stdout], [], [], 1)
+                if ready:
+                    seen += os.read(process.stdout.fileno(), 1024).decode()
+            assert prompt in seen, seen
+            os.write(leader, b"prompted-pass-123\n")
+        rest, _ = process.communicate(timeout=60)
+        output = seen + rest
+    finally:
+        os.close(leader)
+    assert process.returncode == 0, output
+    assert "created supervisor 'prompted'" in output

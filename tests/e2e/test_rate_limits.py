@@ -1,6 +1,7 @@
-"""Abuse limits with their real values: login lockout per username and per client IP, the
-money movement rate, client IPs through trusted proxies, and state shared through a real
-Redis by two server processes (and not shared without Redis, the default).
+"""Abuse limits with their real values: sign-in attempts per IP and username, lockouts per
+(username, IP), per IP and per username with remembered devices, password changes counted
+as sign-ins, the money movement rate, client IPs through trusted proxies, and state shared
+through a real Redis by two server processes (and not shared without Redis, the default).
 
 Clients pick the IP they are counted under by speaking through 127.0.0.2, the one trusted
 proxy (`TRUSTED_PROXIES`), with `X-Forwarded-For`; 127.0.0.1 is an untrusted peer whose
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,17 +24,29 @@ import pytest
 
 from server.config import Settings
 from tests.redis_support import RedisProcess, redis_server_fixture, redis_url_fixture  # noqa: F401
-from tests.support import Api, ServerProcess, expect, free_port
+from tests.support import Api, ServerProcess, expect, free_port, real_limits
 
 PROXY = "127.0.0.2"
-MAX_FAILURES = Settings.model_fields["login_max_failures"].default
-WINDOW_SECONDS = Settings.model_fields["login_window_seconds"].default
+DEFAULTS = Settings.model_fields
+MAX_FAILURES = DEFAULTS["login_max_failures"].default
+IP_MAX_FAILURES = DEFAULTS["login_max_failures_per_ip"].default
+WINDOW_SECONDS = DEFAULTS["login_window_seconds"].default
+ATTEMPTS_PER_IP = DEFAULTS["login_attempts_per_minute_per_ip"].default
+ATTEMPTS_PER_USER = DEFAULTS["login_attempts_per_minute_per_user"].default
+DELAY = DEFAULTS["login_delay_seconds"].default
+DEVICE = "X-Device-Token"
+SIGNUPS_PER_HOUR = DEFAULTS["signup_rate_per_hour"].default
+OPENINGS_PER_HOUR = DEFAULTS["open_rate_per_hour"].default
 MOVEMENTS_PER_MINUTE = 5
-SERVER_ENV = {
-    "LOGIN_MAX_FAILURES": str(MAX_FAILURES),
-    "LOGIN_WINDOW_SECONDS": str(WINDOW_SECONDS),
-    "MOVEMENT_RATE_PER_MINUTE": str(MOVEMENTS_PER_MINUTE),
-    "TRUSTED_PROXIES": f"{PROXY}/32",
+# Every limit at its real value, except attempts per minute (the fixtures sign in from
+# 127.0.0.1 over and over): those are tested on a twin server of their own (`strict`).
+SERVER_ENV = real_limits(
+    MOVEMENT_RATE_PER_MINUTE=str(MOVEMENTS_PER_MINUTE), TRUSTED_PROXIES=f"{PROXY}/32",
+    LOGIN_ATTEMPTS_PER_MINUTE_PER_IP="1000000", LOGIN_ATTEMPTS_PER_MINUTE_PER_USER="1000000",
+)  # fmt: skip
+REAL_ATTEMPTS = {
+    "LOGIN_ATTEMPTS_PER_MINUTE_PER_IP": str(ATTEMPTS_PER_IP),
+    "LOGIN_ATTEMPTS_PER_MINUTE_PER_USER": str(ATTEMPTS_PER_USER),
 }
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 
@@ -53,10 +67,19 @@ class Clients:
         self.direct.close()
 
     def login(
-        self, username: str, password: str, *, ip: str | None, rid: str | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        ip: str | None,
+        rid: str | None = None,
+        device: str | None = None,
     ) -> httpx.Response:
-        """POST /login as client `ip` through the proxy, or straight from 127.0.0.1 (None)."""
+        """POST /login as client `ip` through the proxy, or straight from 127.0.0.1 (None);
+        with `device`, as a remembered device (its X-Device-Token)."""
         headers = {"X-Request-ID": rid} if rid else {}
+        if device:
+            headers[DEVICE] = device
         if ip is None:
             return self.direct.post("/login", data={"username": username, "password": password},
                                     headers=headers)  # fmt: skip
@@ -71,6 +94,12 @@ def password_of(user: dict[str, Any]) -> str:
     return f"pw-{user['username']}-secret"
 
 
+def login_events(mongo: Any, user_id: int) -> list[dict[str, Any]]:
+    """Return the `login.failed` events of a user."""
+    found = mongo.audit_events.find({"action": "login.failed", "target_id": user_id})
+    return list(found.sort("_id", 1))
+
+
 def expect_limited(response: httpx.Response, window: int = WINDOW_SECONDS) -> int:
     """Assert a 429 `rate_limited` with a sane Retry-After and return it."""
     expect(response, 429, "rate_limited")
@@ -83,6 +112,23 @@ def expect_limited(response: httpx.Response, window: int = WINDOW_SECONDS) -> in
 def audit_of(mongo: Any, rid: str) -> list[dict[str, Any]]:
     """Return the audit events a request wrote."""
     return list(mongo.audit_events.find({"request_id": rid}).sort("_id", 1))
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """Return a JWT's claims (read without checking the signature)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
+
+
+def expect_device(response: httpx.Response) -> str:
+    """Assert a successful sign-in and return the device token it answered with."""
+    expect(response, 200)
+    token = response.headers[DEVICE]
+    assert claims_of(token)["type"] == "device"
+    return token
 
 
 def sid_of(token: str) -> str:
@@ -118,6 +164,17 @@ def clients(server: ServerProcess) -> Iterator[Clients]:
 
 
 @pytest.fixture(scope="module")
+def strict(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clients]:
+    """Sign-in clients of a twin server with attempts per minute at their real values."""
+    process = twin(server, tmp_path_factory.mktemp("strict"), **REAL_ATTEMPTS)
+    start_all(process)
+    made = Clients(process.url)
+    yield made
+    made.close()
+    process.stop()
+
+
+@pytest.fixture(scope="module")
 def cluster(
     server: ServerProcess,
     redis_url: str,
@@ -143,16 +200,22 @@ def test_username_lockout_holds_with_the_right_password_until_unlocked(
 ) -> None:
     user, _ = make_user("user")
     name, right = user["username"], password_of(user)
-    for n in range(MAX_FAILURES):  # one failure from each of several IPs
-        expect(clients.login(name, "wrong-password", ip=f"10.1.0.{n}"), 401, "invalid_credentials")
-    rid = f"limits-{uuid.uuid4().hex}"
-    expect_limited(clients.login(name, right, ip="10.1.1.1", rid=rid))
-    expect_limited(clients.login(name.upper(), right, ip="10.1.1.2"))  # names fold
-    [event] = audit_of(mongo, rid)
+    rids = [f"limits-{uuid.uuid4().hex}" for _ in range(MAX_FAILURES)]
+    for n, rid in enumerate(rids):  # one failure from each of several IPs
+        response = clients.login(name, "wrong-password", ip=f"10.1.0.{n}", rid=rid)
+        expect(response, 401, "invalid_credentials")
+    # The lockout's start is audited once, by the failure that started it.
+    [event] = login_events(mongo, user["id"])
+    assert event["request_id"] == rids[-1]
     assert (event["action"], event["outcome"], event["code"]) == (
         "login.failed", "refused", "rate_limited"
     )  # fmt: skip
-    assert (event["target_id"], event["ip"]) == (user["id"], "10.1.1.1")
+    assert event["details"]["locks"] == ["username"]
+    assert (event["target_id"], event["ip"]) == (user["id"], f"10.1.0.{MAX_FAILURES - 1}")
+    # An unknown client is refused even the right password, and the refusals write nothing.
+    expect_limited(clients.login(name, right, ip="10.1.1.1"))
+    expect_limited(clients.login(name.upper(), right, ip="10.1.1.2"))  # names fold
+    assert len(login_events(mongo, user["id"])) == 1
 
     # Others are untouched, also from the IPs above: refused attempts are not failures.
     other, _ = make_user("user")
@@ -164,14 +227,106 @@ def test_username_lockout_holds_with_the_right_password_until_unlocked(
 
 def test_ip_lockout_counts_failures_for_any_username(clients: Clients, make_user: MakeUser) -> None:
     user, _ = make_user("user")
-    names = [user["username"], "nobody-here", "ghost.user", "x" * 40, "Nobody-Here"]
-    for n in range(MAX_FAILURES):
-        response = clients.login(names[n % len(names)], "wrong-password", ip="10.2.0.1")
+    names = [user["username"], "Nobody-Here", *(f"ghost{n}.user" for n in range(IP_MAX_FAILURES))]
+    for n in range(IP_MAX_FAILURES):
+        response = clients.login(names[n], "wrong-password", ip="10.2.0.1")
         expect(response, 401, "invalid_credentials")
     expect_limited(clients.login(user["username"], password_of(user), ip="10.2.0.1"))
     expect_limited(clients.login("never-seen", "whatever-pass", ip="10.2.0.1"))
     # The user is not locked, only that IP is.
     expect(clients.login(user["username"], password_of(user), ip="10.2.0.2"), 200)
+
+
+def test_failures_count_per_username_and_ip(clients: Clients, make_user: MakeUser) -> None:
+    # One IP guessing one name is stopped there even when the owner's sign-ins from
+    # elsewhere keep the username's own count low.
+    user, _ = make_user("user")
+    name, right = user["username"], password_of(user)
+    for n in range(MAX_FAILURES - 1):
+        expect(clients.login(name, "wrong-password", ip="10.7.0.1"), 401)
+    expect(clients.login(name, right, ip="10.7.0.2"), 200)  # forgets the username's count
+    expect(clients.login(name, "wrong-password", ip="10.7.0.1"), 401)  # the pair's 5th
+    expect_limited(clients.login(name, right, ip="10.7.0.1"))
+    expect(clients.login(name, right, ip="10.7.0.3"), 200)
+
+
+def test_a_remembered_device_is_slowed_down_not_locked_out(
+    clients: Clients, make_user: MakeUser, admin: Api
+) -> None:
+    # Issue 11: five wrong passwords from anywhere locked a named user out, again and again.
+    user, _ = make_user("teller")
+    name, right = user["username"], password_of(user)
+    first = expect_device(clients.login(name, right, ip="10.8.0.1"))
+    for n in range(MAX_FAILURES):
+        expect(clients.login(name, "wrong-password", ip=f"10.8.1.{n}"), 401)
+    expect_limited(clients.login(name, right, ip="10.8.2.1"))  # unknown client: refused
+    started = time.monotonic()
+    again = expect_device(clients.login(name, right, ip="10.8.0.9", device=first))
+    assert time.monotonic() - started >= DELAY  # slowed down, from any address
+    # The same device id comes back in a new token.
+    assert claims_of(again)["sid"] == claims_of(first)["sid"]
+    # The delay doubles with the device's own failures.
+    started = time.monotonic()
+    expect(clients.login(name, "wrong-password", ip="10.8.0.1", device=again), 401)
+    expect(clients.login(name, "wrong-password", ip="10.8.0.1", device=again), 401)
+    assert time.monotonic() - started >= DELAY + 2 * DELAY
+    # The username stays locked for unknown clients after the owner got in.
+    expect_limited(clients.login(name, right, ip="10.8.2.2"))
+    expect(admin.post(f"/users/{user['id']}/unlock"), 204)
+    expect(clients.login(name, right, ip="10.8.2.2"), 200)
+
+
+def test_a_device_token_speaks_for_its_own_user_only(clients: Clients, make_user: MakeUser) -> None:
+    owner, _ = make_user("user")
+    victim, _ = make_user("user")
+    token = expect_device(clients.login(owner["username"], password_of(owner), ip="10.9.0.1"))
+    for n in range(MAX_FAILURES):
+        expect(clients.login(victim["username"], "wrong-password", ip=f"10.9.1.{n}"), 401)
+    response = clients.login(victim["username"], password_of(victim), ip="10.9.0.1", device=token)
+    expect_limited(response)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    expect_limited(clients.login(victim["username"], password_of(victim), ip="10.9.0.2",
+                                 device=forged))  # fmt: skip
+
+
+def test_attempts_are_limited_per_username_not_only_failures(
+    strict: Clients, make_user: MakeUser
+) -> None:
+    user, _ = make_user("user")
+    name, right = user["username"], password_of(user)
+    device = None
+    for n in range(ATTEMPTS_PER_USER):  # successes: each is an attempt all the same
+        device = expect_device(strict.login(name, right, ip=f"10.10.0.{n}"))
+    expect_limited(strict.login(name, right, ip="10.10.1.1"), window=60)
+    # A remembered device counts its own attempts.
+    expect(strict.login(name, right, ip="10.10.1.1", device=device), 200)
+
+
+def test_attempts_are_limited_per_ip_not_only_failures(strict: Clients) -> None:
+    for n in range(ATTEMPTS_PER_IP):
+        response = strict.login(f"nobody{n}", "wrong-password", ip="10.11.0.1")
+        assert response.status_code in (401, 429), response.text  # failures lock the IP first
+    # The attempt after the last allowed one is refused by the attempt count: a minute's wait.
+    expect_limited(strict.login("nobody-else", "wrong-password", ip="10.11.0.1"), window=60)
+
+
+def test_a_wrong_current_password_is_a_failed_sign_in(
+    clients: Clients, make_user: MakeUser, admin: Api, mongo: Any
+) -> None:
+    # Issue 11: a stolen token allowed unlimited guesses at current_password.
+    user, api = make_user("user")
+    path, right = f"/users/{user['id']}", password_of(user)
+    for _ in range(MAX_FAILURES):
+        change = {"password": "a-new-password-1", "current_password": "a-guess-123"}
+        expect(api.put(path, json=change), 403, "forbidden")
+    [event] = login_events(mongo, user["id"])  # the lockout's start, once
+    assert event["details"]["locks"] == ["origin", "username"]
+    change = {"password": "a-new-password-1", "current_password": right}
+    expect_limited(api.put(path, json=change))  # even the right one, while locked
+    expect_limited(clients.login(user["username"], right, ip="10.12.0.1"))  # locked the same way
+    expect(admin.post(f"/users/{user['id']}/unlock"), 204)
+    expect(api.put(path, json=change), 200)
+    expect(clients.login(user["username"], "a-new-password-1", ip="10.12.0.1"), 200)
 
 
 def test_a_success_forgets_the_usernames_failures(clients: Clients, make_user: MakeUser) -> None:
@@ -182,6 +337,39 @@ def test_a_success_forgets_the_usernames_failures(clients: Clients, make_user: M
             ip = f"10.3.{round_}.{n}"
             expect(clients.login(name, "wrong-password", ip=ip), 401, "invalid_credentials")
         expect(clients.login(name, right, ip=f"10.3.{round_}.99"), 200)
+
+
+# --- sign-ups and openings -----------------------------------------------------------------
+
+
+def sign_up(clients: Clients, ip: str) -> httpx.Response:
+    """Sign up anonymously as client `ip` (through the trusted proxy)."""
+    name = f"signup{uuid.uuid4().hex[:10]}"
+    body = {"username": name, "password": "a-good-password", "full_name": "Sign Up",
+            "email": f"{name}@example.com"}  # fmt: skip
+    headers = {"X-Forwarded-For": ip}
+    return clients.proxied.post("/users", json=body, headers=headers)
+
+
+def test_anonymous_sign_ups_are_limited_per_ip(clients: Clients) -> None:
+    for _ in range(SIGNUPS_PER_HOUR):
+        expect(sign_up(clients, "10.13.0.1"), 201)
+    expect_limited(sign_up(clients, "10.13.0.1"), window=3600)
+    expect(sign_up(clients, "10.13.0.2"), 201)
+
+
+def test_users_and_accounts_created_are_limited_per_user(make_user: MakeUser, admin: Api) -> None:
+    customer, _ = make_user("user")
+    _, busy = make_user("teller")
+    _, calm = make_user("teller")
+    body = {"account_type": "savings", "owner_id": customer["id"]}
+    for _ in range(OPENINGS_PER_HOUR):
+        expect(busy.post("/accounts", json=body), 201)
+    expect_limited(busy.post("/accounts", json=body), window=3600)
+    new_user = {"username": f"by{uuid.uuid4().hex[:10]}", "password": "a-good-password",
+                "full_name": "By Teller", "email": "by-teller@example.com"}  # fmt: skip
+    expect_limited(busy.post("/users", json=new_user), window=3600)  # one allowance for both
+    expect(calm.post("/accounts", json=body), 201)
 
 
 # --- money movement rate ------------------------------------------------------------------
@@ -324,7 +512,7 @@ def test_spoofed_forwarded_for_does_not_dodge_the_ip_limit(
     alone = Clients(cluster[2].url)
     try:
         user, _ = make_user("user")
-        for n in range(MAX_FAILURES):
+        for n in range(IP_MAX_FAILURES):
             response = alone.direct.post(
                 "/login", data={"username": f"nobody{n}", "password": "wrong-password"},
                 headers={"X-Forwarded-For": f"198.51.100.{n}"},

@@ -547,17 +547,30 @@ def test_daily_limit_counts_transfers_with_withdrawals(
 
 
 def test_currency_mismatch_is_refused(
-    customer: Party, mine: OpenAccount, theirs: OpenAccount, mongo: Any
+    customer: Party,
+    teller: Api,
+    teller_id: int,
+    mine: OpenAccount,
+    theirs: OpenAccount,
+    mongo: Any,
 ) -> None:
     owner, api = customer
     source, dest = mine(deposit="100.00"), theirs(currency="EUR")
+    own_euros = mine(currency="EUR")
     assert dest["currency"] == "EUR"
     for by in ("id", "number"):
+        # The owner of both accounts, and staff, learn why.
+        for caller, actor, target in ((api, owner["id"], own_euros), (teller, teller_id, dest)):
+            before = snapshot(mongo, source["id"], target["id"])
+            error = expect(send(caller, source, target, "10.00", by=by), 409, "currency_mismatch")
+            assert "EUR" in error["detail"]
+            assert_refused(mongo, before, source_id=source["id"], code="currency_mismatch",
+                           actor_id=actor, amount="10.00")  # fmt: skip
+        # Paying someone else's account in another currency says no more than a missing one.
         before = snapshot(mongo, source["id"], dest["id"])
-        error = expect(send(api, source, dest, "10.00", by=by), 409, "currency_mismatch")
-        assert "EUR" in error["detail"]
-        assert_refused(mongo, before, source_id=source["id"], code="currency_mismatch",
-                       actor_id=owner["id"], amount="10.00")  # fmt: skip
+        error = expect(send(api, source, dest, "10.00", by=by), 404, "not_found")
+        assert error["detail"] == "no active account has this number"
+        assert snapshot(mongo, source["id"], dest["id"]) == before
     # Two EUR accounts may trade.
     euros = mine(currency="EUR", deposit="10.00")
     transfer = expect(send(api, euros, dest, "10.00"), 201)

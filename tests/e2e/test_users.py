@@ -157,7 +157,7 @@ def test_sign_up_with_role_user_is_allowed(anon: Api) -> None:
     assert created["role"] == "user"
 
 
-@pytest.mark.parametrize("role", ["teller", "admin"])
+@pytest.mark.parametrize("role", ["teller", "supervisor", "admin"])
 def test_anonymous_may_not_ask_for_a_staff_role(anon: Api, admin: Api, role: str) -> None:
     body = body_for(role=role)
     expect(anon.post("/users", json=body), 403, "forbidden")
@@ -167,7 +167,7 @@ def test_anonymous_may_not_ask_for_a_staff_role(anon: Api, admin: Api, role: str
     assert expect(anon.post("/users", json={**body, "role": "user"}), 201)["role"] == "user"
 
 
-@pytest.mark.parametrize("role", ["teller", "admin"])
+@pytest.mark.parametrize("role", ["teller", "supervisor", "admin"])
 def test_customer_may_not_create_staff(customer: tuple[dict[str, Any], Api], role: str) -> None:
     expect(customer[1].post("/users", json=body_for(role=role)), 403, "forbidden")
 
@@ -182,11 +182,11 @@ def test_teller_registers_customers_only(teller: Api, mongo: Any) -> None:
     assert event["actor_id"] == teller_id
     assert event["target_id"] == created["id"]
     assert expect(teller.post("/users", json=body_for(role="user")), 201)["role"] == "user"
-    for role in ("teller", "admin"):
+    for role in ("teller", "supervisor", "admin"):
         expect(teller.post("/users", json=body_for(role=role)), 403, "forbidden")
 
 
-@pytest.mark.parametrize("role", ["user", "teller", "admin"])
+@pytest.mark.parametrize("role", ["user", "teller", "supervisor", "admin"])
 def test_admin_creates_any_role(
     anon: Api, admin: Api, admin_id: int, mongo: Any, role: str
 ) -> None:
@@ -746,6 +746,90 @@ def test_admin_changes_role_password_and_activity(
     body = expect(admin.put(path, json={"is_active": True, "full_name": "Back Again"}), 200)
     assert (body["is_active"], body["full_name"], body["role"]) == (True, "Back Again", "teller")
     api.close()
+
+
+def test_a_supervisor_serves_customers_as_a_teller_does(
+    anon: Api, make_user: MakeUser, other_teller: tuple[dict[str, Any], Api], admin_id: int
+) -> None:
+    # API.md version 2: where version 1 says "teller" for a right, a supervisor has it too,
+    # and nothing more over users (roles stay the admin's).
+    _boss, supervisor = make_user("supervisor")
+    created = expect(supervisor.post("/users", json=body_for()), 201)
+    assert created["role"] == "user"
+    for role in ("teller", "supervisor", "admin"):
+        expect(supervisor.post("/users", json=body_for(role=role)), 403, "forbidden")
+    listed = expect(supervisor.get("/users", params={"limit": 200}), 200)
+    assert listed["items"]
+    assert {item["role"] for item in listed["items"]} == {"user"}
+    path = f"/users/{created['id']}"
+    assert expect(supervisor.get(path), 200)["id"] == created["id"]
+    body = expect(
+        supervisor.put(path, json={"full_name": "By Supervisor", "is_active": False}), 200
+    )
+    assert (body["full_name"], body["is_active"]) == ("By Supervisor", False)
+    for change in ({"password": "supervisor-set-pw"}, {"role": "teller"}, {"role": "user"}):
+        expect(supervisor.put(path, json=change), 403, "forbidden")
+    for target in (other_teller[0]["id"], admin_id):
+        expect(supervisor.get(f"/users/{target}"), 404, "not_found")
+        expect(supervisor.put(f"/users/{target}", json={"full_name": "Nope"}), 404, "not_found")
+    supervisor.close()
+
+
+def test_only_an_admin_gives_or_removes_the_supervisor_role(
+    admin: Api, teller: Api, make_user: MakeUser
+) -> None:
+    user, api = make_user("user")
+    _boss, supervisor = make_user("supervisor")
+    path = f"/users/{user['id']}"
+    for staff in (teller, supervisor):
+        expect(staff.put(path, json={"role": "supervisor"}), 403, "forbidden")
+    assert expect(admin.put(path, json={"role": "supervisor"}), 200)["role"] == "supervisor"
+    # Now staff: out of a teller's and another supervisor's sight.
+    for staff in (teller, supervisor):
+        expect(staff.put(path, json={"role": "user"}), 404, "not_found")
+    assert expect(admin.put(path, json={"role": "user"}), 200)["role"] == "user"
+    api.close()
+    supervisor.close()
+
+
+def test_an_admin_changing_their_own_password_or_role_gives_current_password(
+    anon: Api, make_user: MakeUser
+) -> None:
+    password = f"pw-{uuid.uuid4().hex[:12]}"
+    user, api = make_user("admin", password=password)
+    _other, _other_api = make_user("admin")  # so the last-admin rule does not answer first
+    path = f"/users/{user['id']}"
+    for change in ({"password": "a-brand-new-admin-pw"}, {"role": "teller"}):
+        expect(api.put(path, json=change), 403, "forbidden")
+        expect(api.put(path, json={**change, "current_password": "not-the-password"}), 403,
+               "forbidden")  # fmt: skip
+    assert me(api)["role"] == "admin"
+    assert login_status(anon, user["username"], password) == 200
+    change = {"password": "a-brand-new-admin-pw", "current_password": password}
+    expect(api.put(path, json=change), 200)
+    assert login_status(anon, user["username"], "a-brand-new-admin-pw") == 200
+    _other_api.close()
+
+
+def test_staff_passwords_need_twelve_characters(admin: Api, make_user: MakeUser) -> None:
+    for role in ("teller", "supervisor", "admin"):
+        short = body_for(role=role, password="eleven-char")
+        error = expect(admin.post("/users", json=short), 422, "validation_error")
+        assert "12" in json.dumps(error["detail"])
+        assert expect(admin.post("/users", json=body_for(role=role, password="twelve-chars")),
+                      201)["role"] == role  # fmt: skip
+    assert expect(admin.post("/users", json=body_for(password="eight-ch")), 201)["role"] == "user"
+    staff, _api = make_user("teller")
+    expect(admin.put(f"/users/{staff['id']}", json={"password": "eleven-char"}), 422,
+           "validation_error")  # fmt: skip
+    # A customer with a short password becomes staff only with a long enough new one.
+    customer = expect(admin.post("/users", json=body_for(password="eight-ch")), 201)
+    path = f"/users/{customer['id']}"
+    expect(admin.put(path, json={"role": "teller"}), 422, "validation_error")
+    expect(admin.put(path, json={"role": "teller", "password": "eleven-char"}), 422,
+           "validation_error")  # fmt: skip
+    body = expect(admin.put(path, json={"role": "teller", "password": "long-enough-pw"}), 200)
+    assert body["role"] == "teller"
 
 
 def test_a_change_to_the_same_values_is_not_a_role_change(

@@ -349,6 +349,14 @@ def test_nginx_forwards_the_client_and_request_id_to_every_server(
     assert "/nginx-health" in " ".join(services["proxy"]["healthcheck"]["test"])
 
 
+def test_nginx_keeps_metrics_and_everything_under_it_internal() -> None:
+    # `location = /metrics` let /metrics/ through (the servers answer both alike).
+    conf = (PACKAGING / "nginx.conf").read_text()
+    block = re.search(r"location\s+\^~\s+/metrics\s*\{\s*return\s+404;\s*\}", conf)
+    assert block, "nginx must answer 404 for /metrics and every path under it"
+    assert not re.search(r"location\s*=\s*/metrics\b", conf)
+
+
 # -- systemd -------------------------------------------------------------------------------
 
 
@@ -387,6 +395,8 @@ def test_systemd_unit_is_hardened_and_writes_only_its_data_dir(
     assert set(environment) <= SETTINGS_FIELDS
     writable = service["ReadWritePaths"].split()
     assert writable == [environment["BANK_DATA_DIR"]]
+    # nginx on this host is the proxy: without it every client would be 127.0.0.1.
+    assert environment["TRUSTED_PROXIES"] == "127.0.0.1"
     assert Path(environment["BACKUP_DIR"]).is_relative_to(environment["BANK_DATA_DIR"])
 
 

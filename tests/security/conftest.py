@@ -35,8 +35,10 @@ def ops(openapi: dict[str, Any]) -> list[Operation]:
 class World:
     """Customers, staff, accounts and transfers, and a signed-in client per role.
 
-    The callers: `user` is alice, `teller` a teller, `admin` the bootstrap admin. Around
-    them: bob and carol (other customers), a second teller and a second admin.
+    The callers: `user` is alice, `teller` a teller, `supervisor` a supervisor, `admin` the
+    bootstrap admin, each staff caller with an account of their own. Around them: bob and
+    carol (other customers), a second teller (with an account: another staff member's) and
+    a second admin.
     """
 
     anon: Api
@@ -65,11 +67,19 @@ class World:
         name = {"customer": "bob", "teller": "teller2", "admin": "admin2"}[target]
         return int(self.people[name]["id"])
 
-    def account_id(self, target: str) -> int:
-        """Return the id of an account target: alice's own, bob's, or none."""
+    def account_id(self, target: str, role: str = "user") -> int:
+        """Return the id of an account target as seen from a role.
+
+        `own` is alice's (the customer caller's), `customer` bob's, `mine` the staff caller's
+        own account, `other_staff` the second teller's, `missing` none.
+        """
         if target == "missing":
             return MISSING_ID
-        return int(self.accounts[{"own": "alice", "customer": "bob"}[target]]["id"])
+        name = {"own": "alice", "customer": "bob", "other_staff": "teller2"}.get(target)
+        if target == "mine":  # (anonymous callers: any id, they get 401 first)
+            name = role if role in ("teller", "supervisor", "admin") else "alice"
+        assert name is not None, target
+        return int(self.accounts[name]["id"])
 
     def fresh_user(self, role: str = "user") -> dict[str, Any]:
         """Create a new user (no accounts) for a case that may destroy it."""
@@ -81,9 +91,9 @@ class World:
         """Create and sign in a new user of a role, for a case that may end its account."""
         return self.make_user(role, username=f"caller{role}{next(_fresh)}x{os.getpid() % 1000}")
 
-    def fresh_account(self) -> dict[str, Any]:
-        """Open a new zero-balance account for a new customer."""
-        owner = self.fresh_user()
+    def fresh_account(self, role: str = "user") -> dict[str, Any]:
+        """Open a new zero-balance account for a new customer (or staff member)."""
+        owner = self.fresh_user(role)
         body = {"account_type": "checking", "owner_id": owner["id"]}
         account: dict[str, Any] = expect(self.admin.post("/accounts", json=body), 201)
         return account
@@ -112,7 +122,8 @@ def world(anon: Api, admin: Api, make_user: MakeUser) -> Iterator[World]:
     bank.callers["admin"] = admin
     bank.people["admin"] = expect(admin.get("/me"), 200)
     cast = (("alice", "user"), ("bob", "user"), ("carol", "user"),
-            ("teller", "teller"), ("teller2", "teller"), ("admin2", "admin"))  # fmt: skip
+            ("teller", "teller"), ("teller2", "teller"), ("supervisor", "supervisor"),
+            ("admin2", "admin"))  # fmt: skip
     for name, role in cast:
         password = f"{name}-security-pass"
         user, api = make_user(role, username=f"sec{name}x{os.getpid() % 1000}", password=password)
@@ -120,8 +131,8 @@ def world(anon: Api, admin: Api, make_user: MakeUser) -> Iterator[World]:
         bank.passwords[name] = password
         if name == "alice":
             bank.callers["user"] = api
-        elif name == "teller":
-            bank.callers["teller"] = api
+        elif name in ("teller", "supervisor"):
+            bank.callers[name] = api
         else:
             api.close()
     alice, bob, carol = (bank.people[name]["id"] for name in ("alice", "bob", "carol"))
@@ -135,11 +146,22 @@ def world(anon: Api, admin: Api, make_user: MakeUser) -> Iterator[World]:
     closed = open_funded(admin, bob, "0")
     expect(admin.delete(f"/accounts/{closed['id']}"), 204)
     bank.accounts["closed"] = expect(admin.get(f"/accounts/{closed['id']}"), 200)
+    bank.accounts["bob_eur"] = open_funded(admin, bob, currency="EUR")
+    bank.accounts["alice_eur"] = open_funded(admin, alice, currency="EUR")
+    alice_frozen = open_funded(admin, alice, "0")
+    expect(admin.put(f"/accounts/{alice_frozen['id']}/admin", json={"status": "frozen"}), 200)
+    bank.accounts["alice_frozen"] = expect(admin.get(f"/accounts/{alice_frozen['id']}"), 200)
+    # Staff accounts: each staff caller's own (no money: staff may not move any on them),
+    # and the second teller's, which only its owner and admins may see.
+    for name in ("teller", "supervisor", "admin"):
+        bank.accounts[name] = open_funded(admin, bank.people[name]["id"], "0")
+    bank.accounts["teller2"] = open_funded(admin, bank.people["teller2"]["id"])
     for name, source, destination in (("outgoing", "alice", "bob"), ("incoming", "bob", "alice"),
-                                      ("unrelated", "bob", "carol")):  # fmt: skip
+                                      ("unrelated", "bob", "carol"),
+                                      ("staff_side", "bob", "teller2")):  # fmt: skip
         body = {"from_account_id": bank.accounts[source]["id"],
                 "to_account_id": bank.accounts[destination]["id"], "amount": "10.00"}  # fmt: skip
         bank.transfers[name] = expect(admin.post("/transfers", json=body), 201)
     yield bank
-    for role in ("user", "teller"):
+    for role in ("user", "teller", "supervisor"):
         bank.callers[role].close()

@@ -18,10 +18,11 @@ from typing import Any
 
 from tests.support import ROOT
 
-ROLES = ("anon", "user", "teller", "admin")
-SIGNED_IN = frozenset({"user", "teller", "admin"})
+ROLES = ("anon", "user", "teller", "supervisor", "admin")
+SIGNED_IN = frozenset({"user", "teller", "supervisor", "admin"})
 EVERYONE = frozenset(ROLES)
-STAFF = frozenset({"teller", "admin"})
+STAFF = frozenset({"teller", "supervisor", "admin"})
+SUPERVISORS = frozenset({"supervisor", "admin"})
 ADMIN = frozenset({"admin"})
 
 # Who may use each route at all (function-level authorization, API.md's "who" columns).
@@ -53,7 +54,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/transfers/{transfer_id}"): SIGNED_IN,
     ("GET", "/accounts/{account_id}/transactions"): SIGNED_IN,
     ("GET", "/accounts/{account_id}/statement"): SIGNED_IN,
-    ("GET", "/audit"): ADMIN,
+    ("GET", "/audit"): SUPERVISORS,
     ("GET", "/stats"): STAFF,
     ("GET", "/stats/daily"): STAFF,
     # Loopback callers (the tests) or admins; may be left out of the schema.

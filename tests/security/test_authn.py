@@ -10,35 +10,21 @@ credential answers 401 `not_authenticated` wherever a route needs a user.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from jose import jwt
 
 from tests.security.conftest import MakeUser
 from tests.security.routes import ROUTE_ROLES, Operation, probe
-from tests.support import TEST_SECRET, Api, expect
+from tests.support import Api, expect
+from tests.tokens import b64url, sign, unverified_claims, unverified_header
 
 OTHER_KEY = "another-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-
-
-def b64url(data: bytes | dict[str, Any]) -> str:
-    """Encode bytes or a JSON object as unpadded base64url, as JWT segments are."""
-    raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def sign(
-    claims: dict[str, Any], key: str = TEST_SECRET, algorithm: str = "HS256", **header: Any
-) -> str:
-    """Sign claims with a key (the test servers' own unless told otherwise)."""
-    token: str = jwt.encode(claims, key, algorithm=algorithm, headers=header or None)
-    return token
 
 
 def unsigned(claims: dict[str, Any], alg: str) -> str:
@@ -53,8 +39,7 @@ def without(claims: dict[str, Any], name: str) -> dict[str, Any]:
 
 def claims_of(token: str) -> dict[str, Any]:
     """Read a token's claims without checking it."""
-    found: dict[str, Any] = jwt.get_unverified_claims(token)
-    return found
+    return unverified_claims(token)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -116,9 +101,27 @@ def bad_tokens(anon: Api, admin: Api, make_user: MakeUser, mongo: Any) -> dict[s
         "garbage": "not-a-jwt",
         "huge_garbage": "x" * 6000,
         "json_instead_of_jwt": json.dumps(fresh),
+        # Bound to the deployment: another bank (or database) signing with the same key.
+        "no_iss": sign(without(fresh, "iss")),
+        "other_issuer": sign({**fresh, "iss": "another-bank"}),
+        "no_aud": sign(without(fresh, "aud")),
+        "other_audience": sign({**fresh, "aud": f"{fresh['iss']}:another_database"}),
+        "audience_list": sign({**fresh, "aud": [fresh["aud"], "another"]}),
+        "no_iat": sign(without(fresh, "iat")),
     }
     tokens.update(revoked_tokens(anon, admin, make_user, mongo))
     return tokens
+
+
+def without_ttl_sweep(mongo: Any) -> None:
+    """Drop the sessions' TTL index, as if MongoDB's TTL monitor (once a minute) had not run.
+
+    The embedded database removes an expired document as soon as it is read, which would
+    hide whether the server itself refuses a session past its `expires_at`.
+    """
+    for index in mongo.login_sessions.list_indexes():
+        if "expireAfterSeconds" in index:
+            mongo.login_sessions.drop_index(index["name"])
 
 
 def revoked_tokens(anon: Api, admin: Api, make_user: MakeUser, mongo: Any) -> dict[str, str]:
@@ -171,6 +174,17 @@ def revoked_tokens(anon: Api, admin: Api, make_user: MakeUser, mongo: Any) -> di
     reuse = anon.client.post("/login/refresh", json={"refresh_token": pair["refresh_token"]})
     expect(reuse, 401, "invalid_token")
     tokens["after_refresh_token_reuse"] = pair["access_token"]
+
+    # A session whose end has passed, still in the database (the TTL monitor has not run).
+    without_ttl_sweep(mongo)
+    _user, _password, pair = signup(make_user, anon)
+    sid = claims_of(pair["access_token"])["sid"]
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    assert (
+        mongo.login_sessions.update_one({"_id": sid}, {"$set": {"expires_at": past}}).matched_count
+        == 1
+    )
+    tokens["session_past_its_end"] = pair["access_token"]
     return tokens
 
 
@@ -184,7 +198,8 @@ TOKEN_KINDS = [
     "json_instead_of_jwt", "after_logout", "after_own_password_change",
     "after_password_reset_by_admin", "after_role_change", "after_deactivation", "after_deletion",
     "after_deletion_with_session_reopened", "after_deactivation_with_session_reopened",
-    "after_refresh_token_reuse",
+    "after_refresh_token_reuse", "no_iss", "other_issuer", "no_aud", "other_audience",
+    "audience_list", "no_iat", "session_past_its_end",
 ]  # fmt: skip
 
 
@@ -279,6 +294,8 @@ def test_bad_refresh_tokens_are_refused(anon: Api, admin: Api, make_user: MakeUs
         "access_as_refresh": pair["access_token"],
         "unknown_sid": sign({**real, "sid": uuid.uuid4().hex}),
         "other_sub": sign({**real, "sub": str(expect(admin.get("/me"), 200)["id"])}),
+        "other_audience": sign({**real, "aud": f"{real['iss']}:another_database"}),
+        "no_iss": sign(without(real, "iss")),
     }
     for kind, token in bad.items():
         response = refresh(anon, token)
@@ -296,6 +313,22 @@ def test_bad_refresh_tokens_are_refused(anon: Api, admin: Api, make_user: MakeUs
         ),
         200,
     )
+
+
+def test_refresh_of_a_session_past_its_end_is_refused(
+    anon: Api, make_user: MakeUser, mongo: Any
+) -> None:
+    without_ttl_sweep(mongo)
+    _user, _password, pair = signup(make_user, anon)
+    sid = claims_of(pair["refresh_token"])["sid"]
+    expect(refresh(anon, pair["refresh_token"]), 200)  # rotates: the old one is now used
+    rotated = claims_of(pair["refresh_token"])
+    mongo.login_sessions.update_one(
+        {"_id": sid}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}}
+    )
+    current = mongo.login_sessions.find_one({"_id": sid})
+    fresh = sign({**rotated, "jti": current["refresh_jti"]})  # its current refresh token
+    expect(refresh(anon, fresh), 401, "invalid_token")
 
 
 @pytest.mark.parametrize(
@@ -321,7 +354,7 @@ def test_refresh_token_dies_with_its_session(
 def test_tokens_carry_no_secret_or_privilege_claims(anon: Api, make_user: MakeUser) -> None:
     _user, password, pair = signup(make_user, anon)
     for token in (pair["access_token"], pair["refresh_token"]):
-        assert jwt.get_unverified_header(token)["alg"] == "HS256"
+        assert unverified_header(token)["alg"] == "HS256"
         claims = claims_of(token)
-        assert set(claims) == {"sub", "sid", "jti", "type", "exp", "iat"}
+        assert set(claims) == {"sub", "sid", "jti", "type", "exp", "iat", "iss", "aud"}
         assert password not in json.dumps(claims)

@@ -23,10 +23,15 @@ from tests.security.routes import Operation, status_code
 from tests.support import Api, expect
 
 USER_TARGETS = ("self", "customer", "teller", "admin", "deleted", "missing")
-# A status, or for list filters "items" (a page of the target's objects) / "empty" (none).
+# A status, or for list filters "items" (a page of the target's objects) / "empty" (none),
+# or OWN: 403 `own_account` (a staff member's money request on their own account).
 Outcome = int | str
+OWN = "own_account"
 Table = dict[str, dict[str, Outcome]]
 BodyFn = Callable[[World, Any], dict[str, Any]]
+# Tellers and supervisors see the same objects (API.md version 2: a supervisor has every
+# right of a teller); only routes of their own (/audit) tell them apart.
+SERVING = ("teller", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -45,11 +50,16 @@ def for_all(targets: tuple[str, ...], status: Outcome) -> dict[str, Outcome]:
     return dict.fromkeys(targets, status)
 
 
+def serving(targets: dict[str, Outcome]) -> dict[str, dict[str, Outcome]]:
+    """The same outcomes for tellers and supervisors."""
+    return {role: dict(targets) for role in SERVING}
+
+
 SEE_USER: Table = {
     "user": {"self": 200, "customer": 404, "teller": 404, "admin": 404, "deleted": 404,
              "missing": 404},
-    "teller": {"self": 200, "customer": 200, "teller": 404, "admin": 404, "deleted": 404,
-               "missing": 404},
+    **serving({"self": 200, "customer": 200, "teller": 404, "admin": 404, "deleted": 404,
+               "missing": 404}),
     "admin": {"self": 200, "customer": 200, "teller": 200, "admin": 200, "deleted": 200,
               "missing": 404},
 }  # fmt: skip
@@ -60,26 +70,36 @@ def admin_on_user(success: int, deleted: int) -> Table:
     """An admin-only route on users: 403 for everyone else, whatever the id."""
     return {
         "user": for_all(USER_TARGETS, 403),
-        "teller": for_all(USER_TARGETS, 403),
+        **serving(for_all(USER_TARGETS, 403)),
         "admin": {**for_all(("self", "customer", "teller", "admin"), success),
                   "deleted": deleted, "missing": 404},
     }  # fmt: skip
 
 
 def see_account(success: int) -> Table:
-    """Owner, tellers and admins see an account; another customer gets 404."""
+    """Owner and admins see an account; tellers and supervisors a customer's or their own,
+    not another staff member's; another customer gets 404."""
     return {
-        "user": {"own": success, "customer": 404, "missing": 404},
-        "teller": {"customer": success, "missing": 404},
-        "admin": {"customer": success, "missing": 404},
+        "user": {"own": success, "customer": 404, "other_staff": 404, "missing": 404},
+        **serving({"customer": success, "mine": success, "other_staff": 404, "missing": 404}),
+        "admin": {"customer": success, "mine": success, "other_staff": success, "missing": 404},
     }
 
 
+def move_money(success: int) -> Table:
+    """As `see_account`, but staff may not move money on their own accounts (403 own_account,
+    before the visibility check)."""
+    table = see_account(success)
+    for role in (*SERVING, "admin"):
+        table[role] = {**table[role], "mine": OWN}
+    return table
+
+
 OWNER_ONLY: Table = {
-    "user": {"own": 200, "customer": 404, "missing": 404},
+    "user": {"own": 200, "customer": 404, "other_staff": 404, "missing": 404},
     # Staff see the account but only its owner may rename it.
-    "teller": {"customer": 403, "missing": 404},
-    "admin": {"customer": 403, "missing": 404},
+    **serving({"customer": 403, "mine": 200, "other_staff": 404, "missing": 404}),
+    "admin": {"customer": 403, "mine": 200, "other_staff": 403, "missing": 404},
 }
 
 
@@ -87,29 +107,35 @@ def admin_on_account(success: int) -> Table:
     """An admin-only route on accounts."""
     return {
         "user": {"own": 403, "customer": 403, "missing": 403},
-        "teller": {"customer": 403, "missing": 403},
-        "admin": {"customer": success, "missing": 404},
+        **serving({"customer": 403, "other_staff": 403, "missing": 403}),
+        "admin": {"customer": success, "other_staff": success, "missing": 404},
     }
 
 
 SEE_TRANSFER: Table = {
-    "user": {"outgoing": 200, "incoming": 200, "unrelated": 404, "missing": 404},
-    "teller": {"outgoing": 200, "incoming": 200, "unrelated": 200, "missing": 404},
-    "admin": {"outgoing": 200, "incoming": 200, "unrelated": 200, "missing": 404},
-}
-PAYEE_TARGETS = ("own", "customer", "frozen", "closed", "bad_check", "missing")
-PAYEE: Table = {
-    role: {"own": 200, "customer": 200, "frozen": 404, "closed": 404, "bad_check": 404,
-           "missing": 404}
-    for role in ("user", "teller", "admin")
+    "user": {"outgoing": 200, "incoming": 200, "unrelated": 404, "staff_side": 404,
+             "missing": 404},
+    # A transfer with another staff member's account on one side is theirs and admins'.
+    **serving({"outgoing": 200, "incoming": 200, "unrelated": 200, "staff_side": 404,
+               "missing": 404}),
+    "admin": {"outgoing": 200, "incoming": 200, "unrelated": 200, "staff_side": 200,
+              "missing": 404},
 }  # fmt: skip
+PAYEE_TARGETS = ("own", "customer", "frozen", "closed", "bad_check", "missing")
+_PAYEE_BASE = {"own": 200, "customer": 200, "frozen": 404, "closed": 404, "bad_check": 404,
+               "missing": 404}  # fmt: skip
+PAYEE: Table = {
+    "user": {**_PAYEE_BASE, "other_staff": 200},  # customers may pay anyone, staff too
+    **serving({**_PAYEE_BASE, "mine": 200, "other_staff": 404}),
+    "admin": {**_PAYEE_BASE, "mine": 200, "other_staff": 200},
+}
 OPEN_FOR: Table = {
     # Customers open accounts for themselves only: 403 for any other id, existing or not.
     "user": {"self": 201, "customer": 403, "teller": 403, "admin": 403, "deleted": 403,
              "missing": 403},
     # Tellers open accounts for customers; staff they cannot see answer as missing ones do.
-    "teller": {"self": 403, "customer": 201, "teller": 404, "admin": 404, "deleted": 404,
-               "missing": 404},
+    **serving({"self": 403, "customer": 201, "teller": 404, "admin": 404, "deleted": 404,
+               "missing": 404}),
     "admin": {"self": 201, "customer": 201, "teller": 201, "admin": 201, "deleted": 404,
               "missing": 404},
 }  # fmt: skip
@@ -117,12 +143,14 @@ ACCOUNTS_OF: Table = {
     # A customer asking for someone else's accounts gets an empty page, never theirs.
     "user": {"self": "items", "customer": "empty", "teller": "empty", "admin": "empty",
              "deleted": "empty", "missing": "empty"},
-    "teller": {"customer": "items", "missing": "empty"},
-    "admin": {"customer": "items", "missing": "empty"},
+    # Another staff member's accounts are left out of a teller's or supervisor's lists.
+    **serving({"self": "items", "customer": "items", "teller": "empty", "missing": "empty"}),
+    "admin": {"self": "items", "customer": "items", "teller": "items", "missing": "empty"},
 }  # fmt: skip
 AUDIT_BY: Table = {
     "user": for_all(USER_TARGETS, 403),
     "teller": for_all(USER_TARGETS, 403),
+    "supervisor": for_all(USER_TARGETS, 200),
     "admin": for_all(USER_TARGETS, 200),
 }
 
@@ -162,14 +190,15 @@ MATRIX: dict[tuple[str, str], IdRoute] = {
     ("DELETE", "/accounts/{account_id}"): IdRoute("account", admin_on_account(204), fresh=True),
     ("GET", "/payees/{number}"): IdRoute("payee", PAYEE),
     ("POST", "/accounts/{account_id}/deposit"): IdRoute(
-        "account", see_account(201), body=lambda _world, _id: {"amount": "1.00"}
+        "account", move_money(201), body=lambda _world, _id: {"amount": "1.00"}
     ),
     ("POST", "/accounts/{account_id}/withdraw"): IdRoute(
-        "account", see_account(201), body=lambda _world, _id: {"amount": "1.00"}
+        "account", move_money(201), body=lambda _world, _id: {"amount": "1.00"}
     ),
     # The destination need not be visible (API.md); the source must be the caller's.
+    # Destinations: test_transfer_destinations.
     ("POST", "/transfers"): IdRoute(
-        "account", see_account(201), where="body:from_account_id", body=transfer_from
+        "account", move_money(201), where="body:from_account_id", body=transfer_from
     ),
     ("GET", "/transfers/{transfer_id}"): IdRoute("transfer", SEE_TRANSFER),
     ("GET", "/accounts/{account_id}/transactions"): IdRoute("account", see_account(200)),
@@ -202,7 +231,7 @@ def cases() -> list[Any]:
     found = []
     for key, route in MATRIX.items():
         targets = dict.fromkeys(t for table in route.table.values() for t in table)
-        for role in ("anon", "user", "teller", "admin"):
+        for role in ("anon", "user", *SERVING, "admin"):
             for target in route.table.get(role, dict.fromkeys(targets, 401)):
                 label = f"{key[0]} {key[1]}-{role}-{target}"
                 found.append(pytest.param(key, role, target, id=label))
@@ -230,10 +259,13 @@ def target_value(
     if route.kind == "account":
         if fresh and target == "customer":
             return world.fresh_account()["id"]
-        return world.account_id(target)
+        if fresh and target == "other_staff":
+            return world.fresh_account("teller")["id"]
+        return world.account_id(target, role)
     if route.kind == "transfer":
         return MISSING_ID if target == "missing" else world.transfers[target]["id"]
-    number = {"own": "alice", "customer": "bob", "frozen": "frozen", "closed": "closed"}
+    number = {"own": "alice", "customer": "bob", "frozen": "frozen", "closed": "closed",
+              "other_staff": "teller2", "mine": role if role != "anon" else "alice"}  # fmt: skip
     if target in number:
         return world.accounts[number[target]]["number"]
     if target == "bad_check":  # an existing account's number with its check digits changed
@@ -275,6 +307,9 @@ def check_outcome(response: httpx.Response, outcome: Outcome, value: Any) -> Non
             assert page["items"], page
             assert owners == {value}, page
         return
+    if outcome == OWN:
+        expect(response, 403, OWN)
+        return
     assert isinstance(outcome, int)
     expect(response, outcome, status_code(outcome) if outcome >= 400 else None)
 
@@ -309,3 +344,75 @@ def test_object_level_authorization(
     finally:
         if fresh_api is not None:
             fresh_api.close()
+
+
+# --- transfer destinations ---------------------------------------------------------------------
+
+# Destination targets, and the account each names (None: no account; `mine`: the caller's).
+DESTINATIONS = {
+    "mine": None, "other_staff": "teller2", "customer_frozen": "frozen",
+    "customer_closed": "closed", "customer_other_currency": "bob_eur",
+    "own_frozen": "alice_frozen", "own_other_currency": "alice_eur", "missing": None,
+}  # fmt: skip
+NOT_ACTIVE, MISMATCH = "account_not_active", "currency_mismatch"
+# What each role gets paying each destination. A customer paying someone else's account
+# learns only that no active account has this number (404, as for a missing one), never
+# that it is frozen, closed or in another currency; its owner, and staff who see it, get
+# the reason. Staff may not pay their own account (403 own_account).
+PAY_TO: dict[str, dict[str, Outcome]] = {
+    "user": {"other_staff": 201, "customer_frozen": 404, "customer_closed": 404,
+             "customer_other_currency": 404, "own_frozen": NOT_ACTIVE,
+             "own_other_currency": MISMATCH, "missing": 404},
+    **{role: {"mine": OWN, "other_staff": 404, "customer_frozen": NOT_ACTIVE,
+              "customer_closed": NOT_ACTIVE, "customer_other_currency": MISMATCH,
+              "own_frozen": NOT_ACTIVE, "own_other_currency": MISMATCH, "missing": 404}
+       for role in SERVING},
+    "admin": {"mine": OWN, "other_staff": 201, "customer_frozen": NOT_ACTIVE,
+              "customer_closed": NOT_ACTIVE, "customer_other_currency": MISMATCH,
+              "own_frozen": NOT_ACTIVE, "own_other_currency": MISMATCH, "missing": 404},
+}  # fmt: skip
+
+
+def destination_cases() -> list[Any]:
+    """Every (role, destination, by id or number) of PAY_TO."""
+    return [
+        pytest.param(role, target, by, id=f"{role}-{target}-by_{by}")
+        for role, table in PAY_TO.items()
+        for target in table
+        for by in ("id", "number")
+    ]
+
+
+def destination_field(world: World, role: str, target: str, by: str) -> dict[str, Any]:
+    """The destination part of a transfer body."""
+    name = role if target == "mine" else DESTINATIONS[target]
+    if name is None:
+        return {"to_account_id": MISSING_ID} if by == "id" else {"to_account_number": "0099999999"}
+    account = world.accounts[name]
+    return (
+        {"to_account_id": account["id"]} if by == "id" else {"to_account_number": account["number"]}
+    )
+
+
+@pytest.mark.parametrize(("role", "target", "by"), destination_cases())
+def test_transfer_destinations(world: World, role: str, target: str, by: str) -> None:
+    api = world.caller(role)
+    source = world.accounts["alice" if role == "user" else "bob"]
+    outcome = PAY_TO[role][target]
+    body = {"from_account_id": source["id"], "amount": "1.00",
+            **destination_field(world, role, target, by)}  # fmt: skip
+    watched = [source["id"], *(v for k, v in body.items() if k == "to_account_id")]
+    before = [world.snapshot("account", account_id) for account_id in watched]
+    response = api.post("/transfers", json=body)
+    if outcome == 201:
+        expect(response, 201)
+        return
+    if outcome in (NOT_ACTIVE, MISMATCH):
+        expect(response, 409, str(outcome))
+    else:
+        check_outcome(response, outcome, None)
+    assert [world.snapshot("account", account_id) for account_id in watched] == before
+    if outcome == 404 and target != "missing":
+        missing = {**body, **destination_field(world, role, "missing", by)}
+        answer = api.post("/transfers", json=missing)
+        assert (answer.status_code, answer.json()) == (404, response.json())

@@ -34,7 +34,7 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 def callers(anon: Api, admin: Api, make_user: Any) -> dict[str, tuple[Api, str, str]]:
     """A signed-in client per role, with the credentials to open more sessions."""
     found = {"anon": (anon, "", ""), "admin": (admin, "admin", ADMIN_PASSWORD)}
-    for role in ("user", "teller"):
+    for role in ("user", "teller", "supervisor"):
         user, api = make_user(role, password=PASSWORD)
         found[role] = (api, user["username"], PASSWORD)
     return found
@@ -53,8 +53,16 @@ def test_admin_routes_are_exactly_the_ones_api_md_names() -> None:
     assert admin_only == {
         ("DELETE", "/users/{user_id}"), ("POST", "/users/{user_id}/unlock"),
         ("DELETE", "/accounts/{account_id}"), ("PUT", "/accounts/{account_id}/admin"),
-        ("GET", "/audit"),
     }  # fmt: skip
+
+
+def test_supervisor_routes_are_the_ones_api_md_names() -> None:
+    # Version 2: supervisors read /audit; everything else a teller may use, they may too.
+    supervisors = {key for key, roles in ROUTE_ROLES.items() if roles == {"supervisor", "admin"}}
+    assert supervisors == {("GET", "/audit")}
+    for key, roles in ROUTE_ROLES.items():
+        if "teller" in roles:
+            assert "supervisor" in roles, key
 
 
 def _schema_ops() -> list[Any]:
@@ -111,7 +119,13 @@ def test_method_override_headers_are_ignored(admin: Api, make_user: Any) -> None
 
 @pytest.mark.parametrize(
     ("role", "path"),
-    [("teller", "/audit"), ("user", "/users"), ("user", "/stats"), ("teller", "/stats/../audit")],
+    [
+        ("teller", "/audit"),
+        ("user", "/users"),
+        ("user", "/stats"),
+        ("teller", "/stats/../audit"),
+        ("user", "/audit"),
+    ],
 )
 def test_path_spellings_do_not_get_around_the_gate(
     server: ServerProcess, callers: dict[str, tuple[Api, str, str]], role: str, path: str

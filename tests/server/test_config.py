@@ -106,3 +106,49 @@ class _FakeClient:
 async def test_standalone_mongod_is_refused_with_how_to_fix() -> None:
     with pytest.raises(TransactionsUnsupported, match="replSet"):
         await check_transactions(_FakeClient(), "bank")  # type: ignore[arg-type]
+
+
+def test_tokens_are_bound_to_the_deployment() -> None:
+    binding = make(secret_key=GOOD_KEY, bank_name="Caisse d'Épargne  Nord", database_name="b1")
+    assert (binding.token_binding().issuer, binding.token_binding().audience) == (
+        "caisse-d-epargne-nord", "caisse-d-epargne-nord:b1"
+    )  # fmt: skip
+    chosen = make(secret_key=GOOD_KEY, jwt_issuer="https://bank.example", jwt_audience="api")
+    assert (chosen.token_binding().issuer, chosen.token_binding().audience) == (
+        "https://bank.example", "api"
+    )  # fmt: skip
+
+
+def production(**values: Any) -> Settings:
+    return make(bank_env="production", mongodb_url="mongodb://db/?replicaSet=rs0",
+                secret_key=GOOD_KEY, **values)  # fmt: skip
+
+
+@pytest.mark.parametrize("key", [None, "", "short-key", "x" * 31])
+def test_production_refuses_backups_without_a_long_key(tmp_path: Path, key: str | None) -> None:
+    with pytest.raises(ConfigError, match="BACKUP_KEY") as info:
+        production(backup_dir=tmp_path, backup_key=key).check()
+    assert "\n" not in str(info.value)
+    production(backup_dir=tmp_path, backup_key="k" * 32).check()
+    production(backup_key=None).check()  # no backup dir: nothing is written unencrypted
+
+
+def test_production_refuses_self_service_cash() -> None:
+    with pytest.raises(ConfigError, match="SELF_SERVICE_CASH") as info:
+        production(self_service_cash=True).check()
+    assert "\n" not in str(info.value)
+    production(self_service_cash=False).check()
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [("short-pw", "12"), ("eleven-char", "12"), ("x" * 129, "128"), ("admin-admin1", None)],
+)
+def test_production_refuses_an_admin_password_the_rules_refuse(password: str, why: str) -> None:
+    username = "admin-admin1" if why is None else "admin"
+    with pytest.raises(ConfigError, match="ADMIN_PASSWORD") as info:
+        production(admin_password=password, admin_username=username).check()
+    assert "\n" not in str(info.value)
+    if why:
+        assert why in str(info.value)
+    production(admin_password="twelve-chars").check()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response
 
-from server.api.deps import AdminCtx, UserCtx, list_params
+from server.api.deps import AdminCtx, LimitsDep, UserCtx, list_params
 from server.api.routes import errors, router
 from server.services import accounts
 from server.services.views import ListParams, account_public
@@ -31,10 +31,15 @@ AccountId = Annotated[int, Path(ge=1, le=2**62)]
     name="open",
     status_code=201,
     response_model=AccountPublic,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 429),
 )
-async def open_account(ctx: UserCtx, body: AccountCreate) -> AccountPublic:
-    """Open an account (customers for themselves, staff for `owner_id`)."""
+async def open_account(ctx: UserCtx, limits: LimitsDep, body: AccountCreate) -> AccountPublic:
+    """Open an account (customers for themselves, staff for `owner_id`).
+
+    429 `rate_limited` past OPEN_RATE_PER_HOUR users and accounts created by one user
+    (OPEN_RATE_PER_HOUR_PER_IP from one IP).
+    """
+    await limits.check_opening(ip=ctx.ip, user_id=ctx.actor_id)
     return await accounts.open_account(ctx, body)
 
 
@@ -97,9 +102,9 @@ async def close_account(ctx: AdminCtx, account_id: AccountId) -> Response:
 
 @payees.get("/payees/{number}", response_model=Payee, name="lookup", responses=errors(401, 404))
 async def payee(
-    _ctx: UserCtx,
+    ctx: UserCtx,
     # No length limit here: any string that is not an active account's number answers 404.
     number: Annotated[str, Path(description="10-digit account number", examples=["0000000195"])],
 ) -> Payee:
     """Show the masked holder and currency of an active account number."""
-    return await accounts.payee(number)
+    return await accounts.payee(ctx, number)

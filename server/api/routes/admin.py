@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from server.api.deps import AdminCtx, StaffCtx, list_params
+from server.api.deps import StaffCtx, SupervisorCtx, list_params
 from server.api.routes import errors, router
 from server.services import admin
 from server.services.views import ListParams
@@ -21,7 +21,7 @@ AuditList = Annotated[ListParams, Depends(list_params(AuditSort, default_order=S
     "/audit", name="audit", response_model=Page[AuditEventPublic], responses=errors(401, 403)
 )
 async def audit(
-    _ctx: AdminCtx,
+    _ctx: SupervisorCtx,
     params: AuditList,
     actor_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,

@@ -59,9 +59,11 @@ def _is_loopback(ip: str | None) -> bool:
         **errors(401, 403),
     },
 )
-async def metrics(request: Request, ctx: OptionalCtx) -> Response:
-    """Prometheus metrics: for loopback callers (after TRUSTED_PROXIES) and admins."""
-    if ctx.role is not Role.ADMIN and not _is_loopback(ctx.ip):
-        raise forbidden("metrics are served to loopback callers and admins")
+async def metrics(request: Request, ctx: OptionalCtx, settings: SettingsDep) -> Response:
+    """Prometheus metrics: for admins, and for loopback callers (after TRUSTED_PROXIES) when
+    METRICS_LOOPBACK is on (off by default)."""
+    loopback = settings.metrics_loopback and _is_loopback(ctx.ip)
+    if ctx.role is not Role.ADMIN and not loopback:
+        raise forbidden("metrics are served to admins (and to loopback with METRICS_LOOPBACK)")
     app_metrics: Metrics = request.app.state.metrics
     return Response(generate_latest(app_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -22,10 +22,18 @@ AccountList = Annotated[ListParams, Depends(list_params(AccountSort))]
 
 
 @routes.post(
-    "", name="create", status_code=201, response_model=UserPublic, responses=errors(401, 403, 409)
-)
-async def create_user(ctx: OptionalCtx, body: UserCreate) -> UserPublic:
-    """Sign up (role user), or register a user as staff."""
+    "", name="create", status_code=201, response_model=UserPublic,
+    responses=errors(401, 403, 409, 429),
+)  # fmt: skip
+async def create_user(ctx: OptionalCtx, limits: LimitsDep, body: UserCreate) -> UserPublic:
+    """Sign up (role user), or register a user as staff.
+
+    Passwords: 8-128 characters, not the username; a teller's, supervisor's or admin's at
+    least 12. 429 `rate_limited`: more than SIGNUP_RATE_PER_HOUR anonymous sign-ups from an
+    IP, or OPEN_RATE_PER_HOUR users and accounts created by one signed-in user
+    (OPEN_RATE_PER_HOUR_PER_IP from one IP).
+    """
+    await limits.check_opening(ip=ctx.ip, user_id=ctx.actor_id)
     return await users.create_user(ctx, body)
 
 
@@ -57,11 +65,20 @@ async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
 
 
 @routes.put(
-    "/{user_id}", name="update", response_model=UserPublic, responses=errors(401, 403, 404, 409)
-)
-async def update_user(ctx: UserCtx, user_id: UserId, body: UserUpdate) -> UserPublic:
-    """Change a user within what the caller's role allows."""
-    return await users.update_user(ctx, user_id, body)
+    "/{user_id}", name="update", response_model=UserPublic,
+    responses=errors(401, 403, 404, 409, 429),
+)  # fmt: skip
+async def update_user(
+    ctx: UserCtx, limits: LimitsDep, user_id: UserId, body: UserUpdate
+) -> UserPublic:
+    """Change a user within what the caller's role allows.
+
+    Changing one's own password (and, for an admin, one's own role) needs `current_password`,
+    which counts as a sign-in attempt: a wrong one is a failed sign-in (403 here), and while
+    the username is locked out the change answers 429 `rate_limited`. A staff member's new
+    password needs at least 12 characters (422).
+    """
+    return await users.update_user(ctx, user_id, body, limits=limits)
 
 
 @routes.delete(
@@ -86,7 +103,7 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)
-    return await page_of_accounts({"owner_id": user_id}, params)
+    return await page_of_accounts({"owner_id": user_id}, params)  # a visible user's: all
 
 
 @routes.post(
