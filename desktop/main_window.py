@@ -34,7 +34,7 @@ from shiboken6 import isValid
 from desktop.admin import AdminPanel, StatsPanel
 from desktop.api.client import BankClient, NetworkError, SessionExpired
 from desktop.dialogs.forms import AccountDialog, CustomerDialog, EditCustomerDialog
-from desktop.dialogs.movement import MovementDialog
+from desktop.dialogs.movement import Kind, MovementDialog, movement_dialog
 from desktop.models.accounts import AccountsModel
 from desktop.models.customers import CustomersModel
 from desktop.models.paging import MAX_PAGE_SIZE, PagedTableModel
@@ -450,12 +450,12 @@ class MainWindow(QMainWindow):
         if self.client.signed_in and self.client.seconds_left() < REFRESH_WHEN_LEFT_S:
             run_task(self.client.refresh, on_error=self._handle_error)
 
-    def open_movement(self, kind: str) -> MovementDialog | None:
+    def open_movement(self, kind: Kind) -> MovementDialog | None:
         """Open the deposit, withdraw or transfer dialog for the selected account."""
         account = self.selected_account()
         if account is None:
             return None
-        dialog = MovementDialog(
+        dialog = movement_dialog(
             self.client, kind, account, accounts=self.accounts_model.items(), parent=self
         )
         dialog.completed.connect(lambda _result: self.refresh())
