@@ -99,6 +99,8 @@ class AccountsTab(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_search())
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        # A reset clears the selection without a signal: the detail side must follow it.
+        self.accounts_model.modelReset.connect(lambda: self.show_account(None))
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.accounts_model.total_changed.connect(
             lambda total: self.count.setText(plural(total, tr("%n account"), tr("%n accounts")))

@@ -19,6 +19,7 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from desktop import text, theme
@@ -172,6 +173,8 @@ class BalanceChart(QWidget):
     def bottom_ticks(self) -> list[str]:
         """Return the time axis' tick texts for the range shown (for tests and checks)."""
         axis = self.plot.getAxis("bottom")
+        if not hasattr(axis, "fontMetrics"):  # set by its first paint; the same font's metrics
+            axis.fontMetrics = QFontMetrics(axis.style.get("tickFont") or QFont())
         left, right = self.plot.viewRange()[0]
         width = max(1.0, float(self.plot.width()))
         strings: list[str] = []
