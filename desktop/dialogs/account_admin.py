@@ -96,6 +96,7 @@ class LimitsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self._busy = False
+        self._notice = ""  # what the form learnt from a refusal, shown while nothing is wrong
         self._load(account)
         self.overdraft.setFocus()
 
@@ -138,7 +139,7 @@ class LimitsDialog(QDialog):
     def _update(self) -> None:
         self.daily.setEnabled(not self.no_daily.isChecked() and not self._busy)
         problem = self.problem()
-        self.hint.show_text(problem or "", Tone.WARNING)
+        self.hint.show_text(problem or self._notice, Tone.WARNING)
         self.save_button.setEnabled(not self._busy and problem is None and bool(self.changes()))
 
     def submit(self) -> None:
@@ -185,11 +186,11 @@ class LimitsDialog(QDialog):
     def _reloaded(self, account: AccountPublic, wanted: tuple[str, str, bool]) -> None:
         if not shiboken6.isValid(self):
             return
-        self._load(account)
-        self.hint.show_text(tr("Now: overdraft limit {overdraft}, daily limit {daily}.").format(
+        self._notice = tr("Now: overdraft limit {overdraft}, daily limit {daily}.").format(
             overdraft=text.money(account.overdraft_limit, account.currency),
             daily=text.money_or(account.daily_withdrawal_limit, account.currency, tr("none")),
-        ), Tone.WARNING)  # fmt: skip
+        )  # fmt: skip
+        self._load(account)
         self.overdraft.setText(wanted[0])
         self.daily.setText(wanted[1])
         self.no_daily.setChecked(wanted[2])
