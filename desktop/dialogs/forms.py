@@ -134,7 +134,7 @@ class AccountDialog(_FormDialog):
                                     "firstDepositButton")  # fmt: skip
         self.deposit_button.clicked.connect(self._deposit)
         self.deposit_button.hide()
-        self.buttons.addButton(self.deposit_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(self.deposit_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.ok_button.setDefault(True)
         self.account_type.setFocus()
 

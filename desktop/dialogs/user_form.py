@@ -233,7 +233,7 @@ class NewUserDialog(UserForm):
         self.offer_button.setToolTip(tr("Open the new customer's first account now"))
         self.offer_button.clicked.connect(self._open_account)
         self.offer_button.hide()
-        self.buttons.addButton(self.offer_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(self.offer_button, QDialogButtonBox.ButtonRole.ActionRole)
         self._built_now(self.username)
 
     def problem(self) -> str | None:
