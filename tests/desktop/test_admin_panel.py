@@ -6,6 +6,7 @@ see statistics but no user management, customers see neither."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -564,4 +565,65 @@ def test_customer_sees_neither_statistics_nor_user_management(
     assert window.admin_panel is None
     for name in ("statsPanel", "adminPanel", "usersTable", "auditTable"):
         assert window.findChild(QWidget, name) is None, name
+    window.close()
+
+
+def test_the_audit_trail_reads_with_names_and_filters_by_username(
+    qtbot: Any, server: ServerProcess, admin: Api, rich_customer: dict[str, Any]
+) -> None:
+    window = open_window(qtbot, server, "admin", ADMIN_PASSWORD)
+    panel = child(window, AdminPanel, "adminPanel")
+    window.tabs.setCurrentWidget(panel)
+    panel.tabs.setCurrentWidget(panel.audit)
+    audit = panel.audit
+    qtbot.waitUntil(lambda: audit.model.rowCount() > 0, timeout=WAIT_MS)
+    column = AuditModel.Column
+
+    # The Actor filter takes a username.
+    qtbot.keyClicks(audit.actor, "admin")
+    me = expect(admin.get("/me"), 200)["id"]
+    qtbot.waitUntil(lambda: audit.model.filters.get("actor_id") == me
+                    and not audit.model.loading, timeout=WAIT_MS)  # fmt: skip
+    assert audit.model.total == expect(admin.get("/audit", params={"actor_id": me}), 200)["total"]
+    actors = {audit.model.index(r, column.ACTOR).data() for r in range(audit.model.rowCount())}
+    assert actors == {"admin"}  # names, not "#1"
+    # Account events name the account by number and holder; details read as words.
+    rows = range(audit.model.rowCount())
+    opened = next(r for r in rows if audit.model.event_at(r).action == "account.opened")
+    target = audit.model.index(opened, column.TARGET).data()
+    event = audit.model.event_at(opened)
+    number = expect(admin.get(f"/accounts/{event.target_id}"), 200)["number"]
+    assert target.startswith(f"Account {number} (")
+    assert audit.model.index(opened, column.ACTION).data() == "Account opened"
+    deposit = next(r for r in rows if audit.model.event_at(r).action == "money.deposit")
+    details = audit.model.index(deposit, column.DETAILS).data()
+    assert "Amount: " in details
+    assert re.search(r"Amount: [0-9,.]+ (USD|EUR)", details), details
+    assert "transaction_id" not in details
+    # The chosen event reads whole in the details pane.
+    audit.table.selectRow(deposit)
+    pane = audit.findChild(QWidget, "auditDetails")
+    qtbot.waitUntil(lambda: "Balance after" in pane.toPlainText(), timeout=WAIT_MS)
+    assert "Deposit" in pane.toPlainText()
+
+    # A sign-in's session id stays out of the table, shortened in the pane.
+    audit.actor.clear()
+    audit.action.setCurrentIndex(audit.action.findData("login.succeeded"))
+    qtbot.waitUntil(lambda: audit.model.filters.get("action") == "login.succeeded"
+                    and "actor_id" not in audit.model.filters and not audit.model.loading
+                    and audit.model.rowCount() > 0, timeout=WAIT_MS)  # fmt: skip
+    login = audit.model.event_at(0)
+    assert login is not None
+    assert audit.model.index(0, column.DETAILS).data() == ""
+    audit.table.selectRow(0)
+    qtbot.waitUntil(lambda: "Sign-in session" in pane.toPlainText(), timeout=WAIT_MS)
+    assert login.details["sid"] not in pane.toPlainText()
+    assert login.details["sid"][:8] in pane.toPlainText()
+
+    # An unknown username says so and shows nothing.
+    qtbot.keyClicks(audit.actor, "nobody.here")
+    hint = audit.findChild(QLabel, "actorHint")
+    qtbot.waitUntil(lambda: hint.isVisible() and not audit.model.loading
+                    and audit.model.total == 0, timeout=WAIT_MS)  # fmt: skip
+    assert hint.text() == "No user is named nobody.here."
     window.close()

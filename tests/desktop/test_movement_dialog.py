@@ -32,6 +32,7 @@ from desktop.dialogs.movement import (
     receipt_html,
     write_receipt,
 )
+from desktop.dialogs.movement import base as base_module
 from shared.account_number import account_number
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
@@ -609,7 +610,18 @@ def test_receipt_is_saved_as_pdf(
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
     )
+    written: list[dict[str, Any]] = []
+    real = base_module.write_receipt
+    monkeypatch.setattr(base_module, "write_receipt",
+                        lambda *args, **kw: (written.append(kw), real(*args, **kw))[1])  # fmt: skip
     child(dialog, QPushButton, "receiptButton").click()
+    teller = client.user
+    assert teller is not None
+    # Who moved the money, by name: not "Performed by user 2".
+    assert written[0]["performed_by"] == f"{teller.full_name} ({teller.username})"
+    page = receipt_html(result, account, "deposit", performed_by=written[0]["performed_by"])
+    assert f"{teller.full_name} ({teller.username})" in page
+    assert "user " + str(teller.id) not in page
     data = target.read_bytes()
     assert data.startswith(b"%PDF")
     assert b"%%EOF" in data[-64:]
