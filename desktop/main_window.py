@@ -4,7 +4,6 @@ in a menu with a shortcut, and a lock that hides everything until the password i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -84,6 +83,13 @@ class MainWindow(QMainWindow):
         self.customers_tab = CustomersTab(client) if self.is_staff else None
         self.account_admin = AccountAdmin(client, self)
         self.statements = StatementExporter(client, self.files, self)
+        # The parts tests and tools reach for, by the names they always had.
+        tab, customers = self.accounts_tab, self.customers_tab
+        self.accounts_model, self.transactions_model = tab.accounts_model, tab.transactions_model
+        self.accounts_table, self.search_edit, self.chart = tab.table, tab.search, tab.chart
+        self.customers_model = customers.model if customers else None
+        self.customers_table = customers.table if customers else None
+        self.customer_search = customers.search if customers else None
         self._build_actions()
         self._build_ui()
         self._wire()
@@ -94,50 +100,6 @@ class MainWindow(QMainWindow):
         if self.customers_model is not None:
             self.customers_model.set_query()
         self._update_actions()
-
-    # -- the parts, for tests and tools ------------------------------------------------
-
-    @property
-    def accounts_model(self) -> Any:
-        """Return the accounts table's model."""
-        return self.accounts_tab.accounts_model
-
-    @property
-    def transactions_model(self) -> Any:
-        """Return the history table's model."""
-        return self.accounts_tab.transactions_model
-
-    @property
-    def customers_model(self) -> Any:
-        """Return the customers table's model (staff only, else None)."""
-        return self.customers_tab.model if self.customers_tab is not None else None
-
-    @property
-    def accounts_table(self) -> Any:
-        """Return the accounts table."""
-        return self.accounts_tab.table
-
-    @property
-    def customers_table(self) -> Any:
-        """Return the customers table (staff only)."""
-        assert self.customers_tab is not None
-        return self.customers_tab.table
-
-    @property
-    def search_edit(self) -> Any:
-        """Return the accounts search box."""
-        return self.accounts_tab.search
-
-    @property
-    def customer_search(self) -> Any:
-        """Return the customers search box (staff only)."""
-        assert self.customers_tab is not None
-        return self.customers_tab.search
-
-    @property
-    def chart(self) -> Any:
-        """Return the balance chart."""
-        return self.accounts_tab.chart
 
     # -- construction ------------------------------------------------------------------
 

@@ -99,57 +99,37 @@ _TARGET_TYPES = {
 }
 
 
-def _code(value: object) -> str:
-    return str(getattr(value, "value", value))
+class Words:
+    """Codes and the words they read as; calling the table words a code.
+
+    An unknown code (a newer server's) reads as itself, made readable, or as `unknown`.
+    """
+
+    def __init__(self, table: dict[str, str], unknown: str | None = None) -> None:
+        self._table = table
+        self._unknown = unknown
+
+    def __call__(self, value: object) -> str:
+        """Return the words for a code (an enum member or its value)."""
+        code = str(getattr(value, "value", value))
+        if code in self._table:
+            return tr(self._table[code])
+        if self._unknown is not None:
+            return self._unknown
+        return code.replace("_", " ").replace(".", ": ").capitalize()
+
+    def codes(self) -> tuple[str, ...]:
+        """Return the codes the table words, in its order."""
+        return tuple(self._table)
 
 
-def _fallback(code: str) -> str:
-    return code.replace("_", " ").replace(".", ": ").capitalize()
-
-
-def account_type(value: object) -> str:
-    """Return an account type as a person reads it: "Checking"."""
-    code = _code(value)
-    return tr(_ACCOUNT_TYPES[code]) if code in _ACCOUNT_TYPES else _fallback(code)
-
-
-def account_status(value: object) -> str:
-    """Return an account status: "Active", "Frozen", "Closed"."""
-    code = _code(value)
-    return tr(_ACCOUNT_STATUSES[code]) if code in _ACCOUNT_STATUSES else _fallback(code)
-
-
-def account_status_tip(value: object) -> str | None:
-    """Return what an account status means for the money on it."""
-    code = _code(value)
-    return tr(_STATUS_TIPS[code]) if code in _STATUS_TIPS else None
-
-
-def role(value: object) -> str:
-    """Return a role: "Customer", "Teller", "Supervisor", "Administrator"."""
-    code = _code(value)
-    return tr(_ROLES[code]) if code in _ROLES else _fallback(code)
-
-
-def transaction_type(value: object) -> str:
-    """Return a ledger entry's kind: "Deposit", "Transfer in"."""
-    code = _code(value)
-    return tr(_TRANSACTION_TYPES[code]) if code in _TRANSACTION_TYPES else _fallback(code)
-
-
-def audit_action(value: str) -> str:
-    """Return an audit action: "Account frozen" for `account.frozen`."""
-    return tr(_AUDIT_ACTIONS[value]) if value in _AUDIT_ACTIONS else _fallback(value)
-
-
-def audit_actions() -> tuple[str, ...]:
-    """Return every audit action API.md names, in its order."""
-    return tuple(_AUDIT_ACTIONS)
-
-
-def target_type(value: str) -> str:
-    """Return what an audit event is about: "Account"."""
-    return tr(_TARGET_TYPES[value]) if value in _TARGET_TYPES else _fallback(value)
+account_type = Words(_ACCOUNT_TYPES)  # "Checking"
+account_status = Words(_ACCOUNT_STATUSES)  # "Active", "Frozen", "Closed"
+account_status_tip = Words(_STATUS_TIPS, unknown="")  # what a status means for the money
+role = Words(_ROLES)  # "Customer", "Teller", "Supervisor", "Administrator"
+transaction_type = Words(_TRANSACTION_TYPES)  # "Deposit", "Transfer in"
+audit_action = Words(_AUDIT_ACTIONS)  # "Account frozen" for account.frozen
+target_type = Words(_TARGET_TYPES)  # what an audit event is about: "Account"
 
 
 def yes_no(value: bool) -> str:

@@ -46,21 +46,17 @@ class Colors:
     bars: tuple[QColor, QColor, QColor]  # deposits, withdrawals, transfers
 
 
-_LIGHT = {
-    "muted": "#5f6368", "negative": "#b3261e", "positive": "#1e7b34", "accent": "#1f5fbf",
-    "grid": "#d0d0d0", "warning": "#8a5a00",
-    "ok_panel": ("#1e4620", "#edf7ed", "#b7dfb9"),
-    "warning_panel": ("#5c3b00", "#fff4e5", "#f0b45a"),
-    "error_panel": ("#b3261e", "#fdecea", "#f5c2c0"),
-    "bars": ("#2e7d32", "#c62828", "#1f5fbf"),
-}  # fmt: skip
-_DARK = {
-    "muted": "#a8abb0", "negative": "#ff8a80", "positive": "#81c995", "accent": "#8ab4f8",
-    "grid": "#4a4a4a", "warning": "#fdd663",
-    "ok_panel": ("#c8e6c9", "#1b3320", "#3f7046"),
-    "warning_panel": ("#ffe0a3", "#3d2e0f", "#8a6a25"),
-    "error_panel": ("#ffb4ab", "#41201d", "#8c3a33"),
-    "bars": ("#81c995", "#ff8a80", "#8ab4f8"),
+# Each role's colour on a light palette and on a dark one (text colours >= 4.5:1 on the base).
+_PAIRS: dict[str, tuple[str, str]] = {
+    "muted": ("#5f6368", "#a8abb0"), "negative": ("#b3261e", "#ff8a80"),
+    "positive": ("#1e7b34", "#81c995"), "accent": ("#1f5fbf", "#8ab4f8"),
+    "grid": ("#d0d0d0", "#4a4a4a"), "warning": ("#8a5a00", "#fdd663"),
+    "ok_text": ("#1e4620", "#c8e6c9"), "ok_back": ("#edf7ed", "#1b3320"),
+    "ok_line": ("#b7dfb9", "#3f7046"), "warning_text": ("#5c3b00", "#ffe0a3"),
+    "warning_back": ("#fff4e5", "#3d2e0f"), "warning_line": ("#f0b45a", "#8a6a25"),
+    "error_text": ("#b3261e", "#ffb4ab"), "error_back": ("#fdecea", "#41201d"),
+    "error_line": ("#f5c2c0", "#8c3a33"), "deposits": ("#2e7d32", "#81c995"),
+    "withdrawals": ("#c62828", "#ff8a80"), "transfers": ("#1f5fbf", "#8ab4f8"),
 }  # fmt: skip
 
 _cache: dict[int, Colors] = {}
@@ -90,18 +86,13 @@ def paper_colors() -> Colors:
 
 def _build(palette: QPalette) -> Colors:
     dark = is_dark(palette)
-    table = _DARK if dark else _LIGHT
 
     def color(name: str) -> QColor:
-        value = table[name]
-        assert isinstance(value, str)
-        return QColor(value)
+        return QColor(_PAIRS[name][1 if dark else 0])
 
-    def triple(name: str) -> tuple[QColor, QColor, QColor]:
-        a, b, c = table[name]
-        return QColor(a), QColor(b), QColor(c)
+    def panel(tone: str) -> tuple[QColor, QColor, QColor]:
+        return color(f"{tone}_text"), color(f"{tone}_back"), color(f"{tone}_line")
 
-    bars = table["bars"]
     return Colors(
         dark=dark,
         text=palette.color(QPalette.ColorRole.Text),
@@ -111,11 +102,11 @@ def _build(palette: QPalette) -> Colors:
         accent=color("accent"),
         base=palette.color(QPalette.ColorRole.Base),
         grid=color("grid"),
-        ok_panel=triple("ok_panel"),
-        warning_panel=triple("warning_panel"),
-        error_panel=triple("error_panel"),
+        ok_panel=panel("ok"),
+        warning_panel=panel("warning"),
+        error_panel=panel("error"),
         warning=color("warning"),
-        bars=(QColor(bars[0]), QColor(bars[1]), QColor(bars[2])),
+        bars=(color("deposits"), color("withdrawals"), color("transfers")),
     )
 
 

@@ -146,17 +146,7 @@ def outcome_text(event: AuditEventPublic) -> str:
 class AuditModel(FollowingModel[AuditEventPublic]):
     """Audit events matching the filters, newest first, named; the event under UserRole."""
 
-    class Column(IntEnum):
-        """The table's columns."""
-
-        ID = 0
-        AT = 1
-        ACTOR = 2
-        ACTION = 3
-        OUTCOME = 4
-        TARGET = 5
-        IP = 6
-        DETAILS = 7
+    Column = IntEnum("Column", "ID AT ACTOR ACTION OUTCOME TARGET IP DETAILS", start=0)
 
     HEADERS: ClassVar[tuple[str, ...]] = (
         QT_TRANSLATE_NOOP(_N, "No."), QT_TRANSLATE_NOOP(_N, "Time"),
@@ -164,13 +154,13 @@ class AuditModel(FollowingModel[AuditEventPublic]):
         QT_TRANSLATE_NOOP(_N, "Outcome"), QT_TRANSLATE_NOOP(_N, "Target"),
         QT_TRANSLATE_NOOP(_N, "IP"), QT_TRANSLATE_NOOP(_N, "Details"),
     )  # fmt: skip
-    SORT_FIELDS: ClassVar[dict[int, str]] = {Column.ID: "id", Column.AT: "at"}
-    DEFAULT_SORT: ClassVar[tuple[str, str]] = ("id", "desc")
     PRIORITY: ClassVar[tuple[int, ...]] = (
         Column.AT, Column.ACTION, Column.ACTOR, Column.TARGET, Column.OUTCOME, Column.DETAILS,
         Column.IP, Column.ID,
     )  # fmt: skip
     STRETCH: ClassVar[int] = Column.DETAILS
+    SORT_FIELDS: ClassVar[dict[int, str]] = {Column.ID: "id", Column.AT: "at"}
+    DEFAULT_SORT: ClassVar[tuple[str, str]] = ("id", "desc")  # newest first
 
     def __init__(
         self, client: BankClient | ClientSource, page_size: int = 100, parent: Any = None
@@ -209,12 +199,12 @@ class AuditModel(FollowingModel[AuditEventPublic]):
         """Return the event on a row, or None outside the loaded rows."""
         return self.item_at(row)
 
-    def _query_params(self) -> dict[str, Any]:
-        return {**self._filters, "include": "names"}
-
     @staticmethod
     def _load_page(client: BankClient, params: dict[str, Any]) -> Page[AuditEventPublic]:
         return client.audit(**params)
+
+    def _query_params(self) -> dict[str, Any]:
+        return {**self._filters, "include": "names"}  # actors and targets by name
 
     @staticmethod
     def _describe(item: AuditEventPublic) -> tuple[str, ...]:

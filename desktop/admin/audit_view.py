@@ -15,7 +15,6 @@ from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QIntValidator
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDateEdit,
     QHBoxLayout,
     QLabel,
@@ -42,6 +41,7 @@ from desktop.text import plural, tr
 from desktop.theme import Tone
 from desktop.widgets import named
 from desktop.widgets.labels import ToneLabel
+from desktop.widgets.search import choice_box
 from desktop.widgets.tables import PagedTable
 from desktop.workers import run_task
 from shared.schemas.admin import AuditEventPublic
@@ -97,14 +97,10 @@ class AuditView(QWidget):
         self.actor.setClearButtonEnabled(True)
         self.actor.setMaximumWidth(150)
         self.actor_hint = ToneLabel("actorHint", hint=True)
-        self.action = named(QComboBox(), "actionFilter")
-        self.action.addItem(tr("All actions"), None)
-        for name in text.audit_actions():
-            self.action.addItem(text.audit_action(name), name)
-        self.target_type = named(QComboBox(), "targetTypeFilter")
-        self.target_type.addItem(tr("Any target"), None)
-        for kind in AUDIT_TARGET_TYPES:
-            self.target_type.addItem(text.target_type(kind), kind)
+        self.action = choice_box("actionFilter", tr("All actions"), (
+            (text.audit_action(name), name) for name in text.audit_action.codes()))  # fmt: skip
+        self.target_type = choice_box("targetTypeFilter", tr("Any target"), (
+            (text.target_type(kind), kind) for kind in AUDIT_TARGET_TYPES))  # fmt: skip
         self.target_id = named(QLineEdit(), "targetIdEdit")
         self.target_id.setPlaceholderText(tr("target no."))
         self.target_id.setValidator(QIntValidator(0, 2**31 - 1, self))

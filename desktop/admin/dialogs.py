@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidg
 
 from desktop import messages
 from desktop.api.client import BankClient, SessionExpired
+from desktop.dialogs.form import Request
 from desktop.dialogs.user_form import UserForm, name_problem, password_problem
 from desktop.text import tr
 from desktop.widgets import named
@@ -40,7 +41,7 @@ class EditUserDialog(UserForm):
         self.set_role(user.role)
         self.active = named(QCheckBox(tr("Active (may sign in)")), "activeCheck")
         self.active.setChecked(user.is_active)
-        self.active.toggled.connect(self._update)
+        self.active.toggled.connect(self.update_state)
         self.password.setPlaceholderText(tr("leave empty to keep the password"))
         self.unlock_button = named(QPushButton(tr("Unlock sign-in")), "unlockButton")
         self.unlock_button.setToolTip(tr("Clear a lockout after too many wrong passwords"))
@@ -56,7 +57,7 @@ class EditUserDialog(UserForm):
         self.form.addRow(tr("New &password"), self.password)
         self.form.addRow(tr("Repeat pass&word"), self.confirm)
         self.form.addRow(tr("Sign-in"), unlock_row)
-        self._built_now(self.full_name)
+        self.built(self.full_name)
 
     def changes(self) -> dict[str, Any]:
         """Return the fields that differ from the user as loaded (a new password included)."""
@@ -90,7 +91,8 @@ class EditUserDialog(UserForm):
                 return problem
         return None
 
-    def _notice(self) -> str:
+    def notice(self) -> str:
+        """Warn that saving some changes ends the user's sessions."""
         changes = self.changes()
         if {"role", "password"} & changes.keys() or changes.get("is_active") is False:
             return tr(
@@ -98,13 +100,13 @@ class EditUserDialog(UserForm):
             )
         return ""
 
-    def _request(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    def request(self) -> Request:
         return self.client.update_user, (self.user.id,), self.changes()
 
-    def _done(self, result: object) -> None:
-        if shiboken6.isValid(self) and isinstance(result, UserPublic):
+    def finish(self, result: object) -> None:
+        if isinstance(result, UserPublic):
             self.user = result
-        super()._done(result)
+        self.accept()
 
     def unlock(self) -> None:
         """Clear the user's login lockout now (POST /users/{id}/unlock)."""

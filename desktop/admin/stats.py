@@ -35,7 +35,7 @@ from desktop.models.paging import RIGHT
 from desktop.text import QT_TRANSLATE_NOOP, tr
 from desktop.theme import Tone
 from desktop.widgets import named
-from desktop.widgets.chart import MoneyAxis
+from desktop.widgets.chart import MoneyAxis, style_plot
 from desktop.widgets.labels import ToneLabel
 from desktop.workers import run_task
 from shared.schemas.admin import CountSum, DailyStats, DayStats, Stats
@@ -96,12 +96,7 @@ class DailyChart(QWidget):
         self._apply_theme()
 
     def _apply_theme(self) -> None:
-        colors = theme.colors()
-        self.plot.setBackground(colors.base)
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(pg.mkPen(colors.text))
-            axis.setTextPen(pg.mkPen(colors.text))
+        colors = style_plot(self.plot)
         self.legend.setLabelTextColor(colors.text)
         for kind, _label, color in KINDS:
             self.bars[kind].setOpts(brush=colors.bars[color])

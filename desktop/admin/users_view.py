@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QComboBox,
-    QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -19,15 +18,14 @@ from desktop import messages, text
 from desktop.admin.dialogs import EditUserDialog
 from desktop.admin.models import ClientSource, UsersModel
 from desktop.api.client import ApiError, BankClient, SessionExpired
+from desktop.dialogs.form import FormDialog
 from desktop.dialogs.user_form import NewUserDialog, staff_roles
 from desktop.text import plural, tr
 from desktop.widgets import named
-from desktop.widgets.search import SearchField
+from desktop.widgets.search import SearchField, choice_box, list_layout
 from desktop.widgets.tables import PagedTable, select_when_loaded
 from desktop.workers import run_task
 from shared.schemas.users import UserPublic
-
-SEARCH_DELAY_MS = 250
 
 
 def expired() -> BaseException:
@@ -51,10 +49,9 @@ class UsersView(QWidget):
         self.table = PagedTable("usersTable", self.model)
         self.search = SearchField("userSearchEdit", self.table)
         self.search.setPlaceholderText(tr("Search username, name or email…"))
-        self.role_filter = named(QComboBox(), "roleFilter")
-        self.role_filter.addItem(tr("All roles"), None)
-        for role in staff_roles():
-            self.role_filter.addItem(text.role(role), role.value)
+        self.role_filter = choice_box(
+            "roleFilter", tr("All roles"), ((text.role(r), r.value) for r in staff_roles())
+        )
         self.new_button = named(QPushButton(tr("New user…")), "newUserButton")
         self.edit_button = named(QPushButton(tr("Edit…")), "editUserButton")
         self.unlock_button = named(QPushButton(tr("Unlock")), "unlockUserButton")
@@ -63,20 +60,10 @@ class UsersView(QWidget):
         self.refresh_button = named(QPushButton(tr("Refresh")), "refreshUsersButton")
         self.count = named(QLabel(""), "usersCount")
 
-        row = QHBoxLayout()
-        row.addWidget(self.search, 1)
-        row.addWidget(self.role_filter)
-        for button in (self.new_button, self.edit_button, self.unlock_button,
-                       self.delete_button, self.refresh_button):  # fmt: skip
-            row.addWidget(button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.count)
-
-        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._timer.timeout.connect(self.apply_query)
-        self.search.textChanged.connect(lambda _t: self._timer.start())
+        tools = (self.role_filter, self.new_button, self.edit_button, self.unlock_button,
+                 self.delete_button, self.refresh_button)  # fmt: skip
+        list_layout(self, self.search, tools, self.table, self.count)
+        self.search.settled.connect(lambda _text: self.apply_query())
         self.role_filter.currentIndexChanged.connect(lambda _i: self.apply_query())
         self.new_button.clicked.connect(self.open_new_dialog)
         self.edit_button.clicked.connect(self.open_edit_dialog)
@@ -123,14 +110,17 @@ class UsersView(QWidget):
         else:
             self.delete_button.setToolTip(tr("Delete the selected user (soft delete)"))
 
-    def open_new_dialog(self) -> NewUserDialog:
-        """Open the dialog that creates a user with any role."""
-        dialog = NewUserDialog(self.client, staff_roles(), offer_account=False, parent=self)
-        dialog.completed.connect(self._created)
+    def _open[D: FormDialog](self, dialog: D, done: Callable[[object], None]) -> D:
+        dialog.completed.connect(done)
         dialog.session_expired.connect(lambda: self.failed.emit(expired()))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def open_new_dialog(self) -> NewUserDialog:
+        """Open the dialog that creates a user with any role."""
+        dialog = NewUserDialog(self.client, staff_roles(), offer_account=False, parent=self)
+        return self._open(dialog, self._created)
 
     def _created(self, user: object) -> None:
         if isinstance(user, UserPublic):
@@ -145,12 +135,8 @@ class UsersView(QWidget):
         if user is None:
             return None
         dialog = EditUserDialog(self.client, UserPublic.model_validate(user.model_dump()), self)
-        dialog.completed.connect(self._edited)
         dialog.unlocked.connect(self._unlocked)
-        dialog.session_expired.connect(lambda: self.failed.emit(expired()))
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        return dialog
+        return self._open(dialog, self._edited)
 
     def _edited(self, user: object) -> None:
         if isinstance(user, UserPublic):

@@ -17,23 +17,19 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
-    QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop import messages, text
 from desktop.api.client import ApiError, BankClient
-from desktop.text import tr
-from desktop.theme import Tone
+from desktop.dialogs.form import FormDialog, Request
+from desktop.text import QT_TRANSLATE_NOOP, tr
 from desktop.widgets import named
 from desktop.widgets.account_panel import account_facts
-from desktop.widgets.labels import ToneLabel
 from desktop.workers import run_task
 from shared.errors import ErrorCode
 from shared.money import parse_money
@@ -54,18 +50,14 @@ def money_problem(value: str) -> str | None:
     return None
 
 
-class LimitsDialog(QDialog):
+class LimitsDialog(FormDialog):
     """Change an account's overdraft limit and daily withdrawal limit (or remove the latter)."""
-
-    completed = Signal(object)  # the AccountPublic as changed
 
     def __init__(self, client: BankClient, account: AccountPublic,
                  parent: QWidget | None = None) -> None:  # fmt: skip
-        super().__init__(parent)
-        self.setObjectName("limitsDialog")
-        self.setWindowTitle(tr("Account limits"))
-        self.setMinimumWidth(440)
-        self._client = client
+        super().__init__(tr("Account limits"), "limitsDialog", client, parent,
+                         ok=QDialogButtonBox.StandardButton.Save)  # fmt: skip
+        self.save_button = self.ok_button
         self.account = account
         self.heading = named(QLabel(), "limitsAccountLabel")
         self.overdraft = named(QLineEdit(), "overdraftEdit")
@@ -74,31 +66,15 @@ class LimitsDialog(QDialog):
         for edit in (self.overdraft, self.daily):
             edit.setAlignment(Qt.AlignmentFlag.AlignRight)
             edit.setMaxLength(14)
-            edit.textChanged.connect(self._update)
-        self.no_daily.toggled.connect(self._update)
-        self.hint = ToneLabel("dialogHint")
-        self.error = ToneLabel("dialogError", panel=True)
-        self.error.show_text("", Tone.ERROR)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        form = QFormLayout()
-        form.addRow(tr("Account"), self.heading)
-        form.addRow(tr("&Overdraft limit"), self.overdraft)
-        form.addRow(tr("&Daily withdrawal limit"), self.daily)
-        form.addRow("", self.no_daily)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.hint)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-        self._busy = False
+            edit.textChanged.connect(self.update_state)
+        self.no_daily.toggled.connect(self.update_state)
+        self.form.addRow(tr("Account"), self.heading)
+        self.form.addRow(tr("&Overdraft limit"), self.overdraft)
+        self.form.addRow(tr("&Daily withdrawal limit"), self.daily)
+        self.form.addRow("", self.no_daily)
         self._notice = ""  # what the form learnt from a refusal, shown while nothing is wrong
         self._load(account)
-        self.overdraft.setFocus()
+        self.built(self.overdraft)
 
     def _load(self, account: AccountPublic) -> None:
         """Fill the form from an account as the server has it."""
@@ -108,7 +84,6 @@ class LimitsDialog(QDialog):
         daily = account.daily_withdrawal_limit
         self.no_daily.setChecked(daily is None)
         self.daily.setText(format(daily, "f") if daily is not None else "")
-        self._update()
 
     def changes(self) -> dict[str, Any]:
         """Return the limits that differ from the account as loaded (JSON-ready)."""
@@ -126,62 +101,38 @@ class LimitsDialog(QDialog):
             fields["daily_withdrawal_limit"] = None if daily is None else format(daily, "f")
         return fields
 
+    def has_changes(self) -> bool:
+        """Tell whether a limit differs from the account as loaded."""
+        return bool(self.changes())
+
     def problem(self) -> str | None:
         """Return why the form cannot be saved yet, or None."""
-        if money_problem(self.overdraft.text()):
-            return tr("Overdraft limit: {reason}").format(
-                reason=money_problem(self.overdraft.text())
-            )
-        if not self.no_daily.isChecked() and money_problem(self.daily.text()):
-            return tr("Daily limit: {reason}").format(reason=money_problem(self.daily.text()))
+        overdraft = money_problem(self.overdraft.text())
+        if overdraft:
+            return tr("Overdraft limit: {reason}").format(reason=overdraft)
+        daily = None if self.no_daily.isChecked() else money_problem(self.daily.text())
+        if daily:
+            return tr("Daily limit: {reason}").format(reason=daily)
         return None
 
-    def _update(self) -> None:
-        self.daily.setEnabled(not self.no_daily.isChecked() and not self._busy)
-        problem = self.problem()
-        self.hint.show_text(problem or self._notice, Tone.WARNING)
-        self.save_button.setEnabled(not self._busy and problem is None and bool(self.changes()))
+    def notice(self) -> str:
+        """Say what the account's limits are now, after a change made meanwhile."""
+        return self._notice
 
-    def submit(self) -> None:
-        """Send the changed limits with the account's version (off the GUI thread)."""
-        fields = self.changes()
-        if self._busy or self.problem() is not None or not fields:
-            return
-        self._set_busy(True)
-        self.error.show_text("")
-        run_task(self._client.update_account, self.account.id, self.account.version,
-                 on_done=self._done, on_error=self._failed, **fields)  # fmt: skip
+    def update_state(self) -> None:
+        """Enable the daily limit unless there is none, then check the form."""
+        self.daily.setEnabled(not self.no_daily.isChecked() and not self.busy)
+        super().update_state()
 
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        for widget in (self.overdraft, self.no_daily):
-            widget.setEnabled(not busy)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(not busy)
-        self._update()
+    def request(self) -> Request:
+        return self.client.update_account, (self.account.id, self.account.version), self.changes()
 
-    def reject(self) -> None:
-        """Cancel, except while the change is on its way."""
-        if not self._busy:
-            super().reject()
-
-    def _done(self, account: AccountPublic) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self._set_busy(False)
-        self.completed.emit(account)
-        self.accept()
-
-    def _failed(self, error: BaseException) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self._set_busy(False)
-        words = messages.explain(error, changing()).text
+    def refused(self, error: BaseException) -> None:
+        """After a change made meanwhile, show the account as it is now; keep what was typed."""
         if isinstance(error, ApiError) and error.code == ErrorCode.VERSION_CONFLICT:
-            # Show the account as it is now; the teller's values stay for a second try.
             wanted = (self.overdraft.text(), self.daily.text(), self.no_daily.isChecked())
-            run_task(self._client.account, self.account.id,
+            run_task(self.client.account, self.account.id,
                      on_done=lambda fresh: self._reloaded(fresh, wanted))  # fmt: skip
-        self.error.show_text(words, Tone.ERROR)
 
     def _reloaded(self, account: AccountPublic, wanted: tuple[str, str, bool]) -> None:
         if not shiboken6.isValid(self):
@@ -194,6 +145,22 @@ class LimitsDialog(QDialog):
         self.overdraft.setText(wanted[0])
         self.daily.setText(wanted[1])
         self.no_daily.setChecked(wanted[2])
+        self.update_state()
+
+
+_N = "bank"
+# Freezing (True) and unfreezing: the box's name, title, button, question, detail, and the
+# status bar's words after.
+_STATUS_WORDS = {
+    True: ("freezeConfirm", QT_TRANSLATE_NOOP(_N, "Freeze account"), QT_TRANSLATE_NOOP(
+        _N, "Freeze"), QT_TRANSLATE_NOOP(_N, "Freeze {number} ({holder})?"), QT_TRANSLATE_NOOP(
+        _N, "No deposits, withdrawals or transfers until it is unfrozen."), QT_TRANSLATE_NOOP(
+        _N, "Froze {number}")),
+    False: ("unfreezeConfirm", QT_TRANSLATE_NOOP(_N, "Unfreeze account"), QT_TRANSLATE_NOOP(
+        _N, "Unfreeze"), QT_TRANSLATE_NOOP(_N, "Unfreeze {number} ({holder})?"),
+        QT_TRANSLATE_NOOP(_N, "Money can move on it again."), QT_TRANSLATE_NOOP(
+        _N, "Unfroze {number}")),
+}  # fmt: skip
 
 
 class AccountAdmin(QObject):
@@ -210,22 +177,18 @@ class AccountAdmin(QObject):
 
     def freeze(self, account: AccountPublic) -> QMessageBox:
         """Ask, then freeze an account: no money moves on it until it is unfrozen."""
-        return self._confirm(
-            "freezeConfirm", tr("Freeze account"),
-            tr("Freeze {number} ({holder})?").format(number=account.number,
-                                                     holder=account.owner_name),
-            tr("No deposits, withdrawals or transfers until it is unfrozen."), tr("Freeze"),
-            lambda: self._update(account, {"status": "frozen"}, tr("Froze {number}")),
-        )  # fmt: skip
+        return self._set_status(account, frozen=True)
 
     def unfreeze(self, account: AccountPublic) -> QMessageBox:
         """Ask, then make a frozen account active again."""
+        return self._set_status(account, frozen=False)
+
+    def _set_status(self, account: AccountPublic, *, frozen: bool) -> QMessageBox:
+        name, title, verb, question, detail, done = (tr(words) for words in _STATUS_WORDS[frozen])
+        fields = {"status": "frozen" if frozen else "active"}
         return self._confirm(
-            "unfreezeConfirm", tr("Unfreeze account"),
-            tr("Unfreeze {number} ({holder})?").format(number=account.number,
-                                                       holder=account.owner_name),
-            tr("Money can move on it again."), tr("Unfreeze"),
-            lambda: self._update(account, {"status": "active"}, tr("Unfroze {number}")),
+            name, title, question.format(number=account.number, holder=account.owner_name),
+            detail, verb, lambda: self._update(account, fields, done),
         )  # fmt: skip
 
     def change_limits(self, account: AccountPublic) -> LimitsDialog:

@@ -1,113 +1,27 @@
-"""Small forms: open an account (then offer its first deposit), edit a customer.
-
-Network calls run off the GUI thread; refusals are worded by `desktop.messages`.
-"""
+"""Small forms: open an account (then offer its first deposit), edit a customer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, QWidget
 
-from desktop import messages, text
+from desktop import text
 from desktop.api.client import BankClient
+from desktop.dialogs.form import FormDialog, Request
 from desktop.dialogs.user_form import name_problem
 from desktop.text import tr
 from desktop.theme import Tone
 from desktop.widgets import named
 from desktop.widgets.labels import ToneLabel
-from desktop.workers import run_task
 from shared.money import SUPPORTED_CURRENCIES
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountType
 from shared.schemas.users import UserPublic
 
 
-class _FormDialog(QDialog):
-    """A form with an error line and Ok/Cancel; the Ok press runs `_send` off the GUI thread."""
-
-    completed = Signal(object)
-
-    def __init__(self, title: str, name: str, client: BankClient, parent: QWidget | None) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(420)
-        self.client = client
-        self.form = QFormLayout()
-        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.hint = ToneLabel("dialogHint")
-        self.error = ToneLabel("dialogError", panel=True)
-        self.error.show_text("", Tone.ERROR)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.cancel_button = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
-        self._busy = False
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.hint)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-
-    def _send(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | None:
-        """Read the form (GUI thread): the call, its arguments; None if there is nothing."""
-        return None
-
-    def _submit(self) -> None:
-        request = self._send()
-        if request is None or self._busy:
-            return
-        fn, args, kwargs = request
-        self._set_busy(True)
-        self.error.show_text("")
-        run_task(fn, *args, on_done=self._done, on_error=self._failed, **kwargs)
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self.ok_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(not busy)
-        for widget in self.findChildren(QLineEdit) + self.findChildren(QComboBox) + \
-                self.findChildren(QCheckBox):  # fmt: skip
-            widget.setEnabled(not busy)
-
-    def reject(self) -> None:
-        """Ignore Cancel and Escape while a request is out: its answer must arrive here."""
-        if not self._busy:
-            super().reject()
-
-    def _done(self, result: object) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self._set_busy(False)
-        self.completed.emit(result)
-        self.accept()
-
-    def _failed(self, error: BaseException) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self._set_busy(False)
-        situation = messages.Situation(nothing_happened=tr("Nothing was changed."))
-        self.error.show_text(messages.explain(error, situation).text, Tone.ERROR)
-
-
-class AccountDialog(_FormDialog):
+class AccountDialog(FormDialog):
     """Open an account for a customer; then offer to take its first deposit."""
 
     deposit_requested = Signal(object)  # the AccountPublic just opened
@@ -127,52 +41,37 @@ class AccountDialog(_FormDialog):
         self.nickname = named(QLineEdit(), "nicknameEdit")
         self.nickname.setMaxLength(50)
         self.nickname.setPlaceholderText(tr("Optional, e.g. Rainy day"))
+        self.nickname.textChanged.connect(self.update_state)
         self.form.addRow(tr("&Type"), self.account_type)
         self.form.addRow(tr("&Currency"), self.currency)
         self.form.addRow(tr("&Nickname"), self.nickname)
         self.deposit_button = named(QPushButton(tr("Take the first deposit…")),
                                     "firstDepositButton")  # fmt: skip
         self.deposit_button.clicked.connect(self._deposit)
-        self.deposit_button.hide()
-        self.buttons.addButton(self.deposit_button, QDialogButtonBox.ButtonRole.ActionRole)
-        self.ok_button.setDefault(True)
-        self.account_type.setFocus()
+        self.built(self.account_type)
 
-    def choose_type(self, kind: AccountType) -> None:
-        """Choose the account type."""
-        self.account_type.setCurrentIndex(self.account_type.findData(kind.value))
-
-    def _send(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | None:
+    def problem(self) -> str | None:
+        """Return why the account cannot be opened as typed, or None."""
         nickname = self.nickname.text().strip()
         if nickname and not nickname.isprintable():
-            self.hint.show_text(tr("The nickname may hold printable characters only."),
-                                Tone.WARNING)  # fmt: skip
-            return None
+            return tr("The nickname may hold printable characters only.")
+        return None
+
+    def request(self) -> Request:
+        nickname = self.nickname.text().strip() or None
         args = (self.owner_id, self.account_type.currentData(), self.currency.currentData(),
-                nickname or None)  # fmt: skip
+                nickname)  # fmt: skip
         return self.client.open_account, args, {}
 
-    def _done(self, result: object) -> None:
-        if not shiboken6.isValid(self):
-            return
+    def finish(self, result: object) -> None:
         if not isinstance(result, AccountPublic):
-            super()._done(result)
+            self.accept()
             return
-        self._set_busy(False)
         self.opened = result
-        self.completed.emit(result)
-        for widget in (self.account_type, self.currency, self.nickname):
-            widget.setEnabled(False)
-        offer = tr("Opened {number} ({kind}, {currency}). Take its first deposit now?").format(
+        self.offer(tr("Opened {number} ({kind}, {currency}). Take its first deposit now?").format(
             number=result.number, kind=text.account_type(result.account_type),
             currency=result.currency,
-        )  # fmt: skip
-        self.hint.show_text(offer, Tone.OK)
-        self.ok_button.hide()
-        self.cancel_button.setText(tr("Close"))
-        self.deposit_button.show()
-        self.deposit_button.setDefault(True)
-        self.deposit_button.setFocus()
+        ), self.deposit_button)  # fmt: skip
 
     def _deposit(self) -> None:
         if self.opened is not None:
@@ -180,7 +79,7 @@ class AccountDialog(_FormDialog):
         self.accept()
 
 
-class EditCustomerDialog(_FormDialog):
+class EditCustomerDialog(FormDialog):
     """Change a customer's full name, email or whether they may sign in.
 
     Only the fields that differ from `user` are sent (a teller may set exactly these three);
@@ -207,11 +106,10 @@ class EditCustomerDialog(_FormDialog):
         self.form.addRow(tr("&Email"), self.email)
         self.form.addRow("", self.active)
         self.form.addRow("", self.active_hint)
-        self.full_name.textChanged.connect(self._update)
-        self.email.textChanged.connect(self._update)
-        self.active.toggled.connect(self._update)
-        self._update()
-        self.full_name.setFocus()
+        self.full_name.textChanged.connect(self.update_state)
+        self.email.textChanged.connect(self.update_state)
+        self.active.toggled.connect(self.update_state)
+        self.built(self.full_name)
 
     def changes(self) -> dict[str, Any]:
         """Return the fields that differ from the customer as loaded."""
@@ -226,24 +124,23 @@ class EditCustomerDialog(_FormDialog):
             fields["is_active"] = self.active.isChecked()
         return fields
 
-    def _update(self) -> None:
+    def has_changes(self) -> bool:
+        """Tell whether anything differs from the customer as loaded."""
+        return bool(self.changes())
+
+    def problem(self) -> str | None:
+        """Return why the change would be refused, or None."""
+        return name_problem(self.full_name.text(), self.email.text())
+
+    def update_state(self) -> None:
+        """Warn about deactivating, then check the form."""
         self.active_hint.setVisible(self.user.is_active and not self.active.isChecked())
-        problem = name_problem(self.full_name.text(), self.email.text())
-        self.hint.show_text(problem or "", Tone.WARNING)
-        self.ok_button.setEnabled(problem is None and bool(self.changes()) and not self._busy)
+        super().update_state()
 
-    def _send(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]] | None:
-        fields = self.changes()
-        if not fields or name_problem(self.full_name.text(), self.email.text()):
-            return None
-        return self.client.update_user, (self.user.id,), fields
+    def request(self) -> Request:
+        return self.client.update_user, (self.user.id,), self.changes()
 
-    def _set_busy(self, busy: bool) -> None:
-        super()._set_busy(busy)
-        if not busy:
-            self._update()
-
-    def _done(self, result: object) -> None:
-        if shiboken6.isValid(self) and isinstance(result, UserPublic):
+    def finish(self, result: object) -> None:
+        if isinstance(result, UserPublic):
             self.user = result
-        super()._done(result)
+        self.accept()

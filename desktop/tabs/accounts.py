@@ -7,11 +7,9 @@ never keeps a previous account's axes.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QSplitter,
@@ -28,12 +26,10 @@ from desktop.text import plural, tr
 from desktop.widgets import named
 from desktop.widgets.account_panel import AccountPanel
 from desktop.widgets.chart import BalanceChart
-from desktop.widgets.search import SearchField
+from desktop.widgets.search import SearchField, choice_box, list_layout
 from desktop.widgets.tables import PagedTable, select_when_loaded
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus
-
-SEARCH_DELAY_MS = 250
 
 
 class AccountsTab(QWidget):
@@ -52,10 +48,10 @@ class AccountsTab(QWidget):
         self.table = PagedTable("accountsTable", self.accounts_model)
         self.search = SearchField("accountSearchEdit", self.table)
         self.search.setPlaceholderText(tr("Search number, nickname or holder…"))
-        self.status_filter = named(QComboBox(), "statusFilter")
-        self.status_filter.addItem(tr("All statuses"), None)
-        for status in AccountStatus:
-            self.status_filter.addItem(text.account_status(status), status.value)
+        self.status_filter = choice_box(
+            "statusFilter", tr("All statuses"),
+            ((text.account_status(status), status.value) for status in AccountStatus),
+        )  # fmt: skip
         self.count = named(QLabel(), "accountsCount")
         self.panel = AccountPanel(administers)
         self.chart = BalanceChart()
@@ -68,13 +64,7 @@ class AccountsTab(QWidget):
 
     def _build(self) -> None:
         left = QWidget()
-        left_layout = QVBoxLayout(left)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search, 1)
-        search_row.addWidget(self.status_filter)
-        left_layout.addLayout(search_row)
-        left_layout.addWidget(self.table, 1)
-        left_layout.addWidget(self.count)
+        list_layout(left, self.search, (self.status_filter,), self.table, self.count)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.panel)
@@ -94,9 +84,7 @@ class AccountsTab(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
     def _wire(self) -> None:
-        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._search_timer.timeout.connect(self.apply_search)
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.settled.connect(lambda _text: self.apply_search())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_search())
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         # A reset clears the selection without a signal: the detail side must follow it.
@@ -130,7 +118,7 @@ class AccountsTab(QWidget):
 
     def apply_search(self) -> None:
         """Show the accounts matching the search box and the status filter."""
-        self._search_timer.stop()
+        self.search.settle_now()
         chosen = self.selected_account()
         self.accounts_model.set_query(self.search.text().strip(), self.status_filter.currentData())
         if chosen is not None:  # chosen again if the new results hold it

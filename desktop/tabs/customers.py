@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
 from desktop.api.client import BankClient
 from desktop.models.customers import CustomersModel
 from desktop.text import plural, tr
 from desktop.widgets import named
-from desktop.widgets.search import SearchField
+from desktop.widgets.search import SearchField, list_layout
 from desktop.widgets.tables import PagedTable, select_when_loaded
 from shared.schemas.users import UserWithAccounts
-
-SEARCH_DELAY_MS = 250
 
 
 class CustomersTab(QWidget):
@@ -39,18 +37,9 @@ class CustomersTab(QWidget):
         self.open_button = named(QPushButton(tr("Open account…")), "openAccountButton")
         self.open_button.setToolTip(tr("Open an account for the selected customer"))
         self.count = named(QLabel(), "customersCount")
-        row = QHBoxLayout()
-        row.addWidget(self.search, 1)
-        for button in (self.new_button, self.edit_button, self.open_button):
-            row.addWidget(button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.count)
-
-        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
-        self._timer.timeout.connect(lambda: self.model.set_query(self.search.text().strip()))
-        self.search.textChanged.connect(lambda _t: self._timer.start())
+        tools = (self.new_button, self.edit_button, self.open_button)
+        list_layout(self, self.search, tools, self.table, self.count)
+        self.search.settled.connect(self.model.set_query)
         self.new_button.clicked.connect(self.new_requested)
         self.edit_button.clicked.connect(self.edit_requested)
         self.open_button.clicked.connect(self.open_account_requested)

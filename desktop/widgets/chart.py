@@ -44,6 +44,17 @@ class MoneyAxis(pg.AxisItem):
         return [f"{value:,.{places}f}" for value in values]
 
 
+def style_plot(plot: pg.PlotWidget) -> theme.Colors:
+    """Colour a plot's background and axes from the palette; return the colours used."""
+    colors = theme.colors()
+    plot.setBackground(colors.base)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(colors.text))
+        axis.setTextPen(pg.mkPen(colors.text))
+    return colors
+
+
 def balance_steps(
     entries: Sequence[TransactionPublic], opened: datetime | None, now: datetime
 ) -> tuple[list[float], list[float]]:
@@ -185,12 +196,7 @@ class BalanceChart(QWidget):
     def _apply_theme(self) -> None:
         if self._plot is None:
             return
-        colors = theme.colors()
-        self.plot.setBackground(colors.base)
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(pg.mkPen(colors.text))
-            axis.setTextPen(pg.mkPen(colors.text))
+        colors = style_plot(self._plot)
         self.curve.setPen(pg.mkPen(colors.accent, width=2))
         self.marks.setBrush(pg.mkBrush(colors.accent))
         self.marks.setPen(pg.mkPen(colors.accent))

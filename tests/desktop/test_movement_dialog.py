@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.api.client import ApiError, BankClient, NetworkError, SessionExpired
 from desktop.dialogs.movement import (
     MovementDialog,
+    Receipt,
     Step,
     amount_problem,
     explain_failure,
@@ -610,16 +611,21 @@ def test_receipt_is_saved_as_pdf(
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
     )
-    written: list[dict[str, Any]] = []
+    written: list[Receipt] = []
     real = base_module.write_receipt
-    monkeypatch.setattr(base_module, "write_receipt",
-                        lambda *args, **kw: (written.append(kw), real(*args, **kw))[1])  # fmt: skip
+
+    def recording(path: Path, receipt: Receipt) -> None:
+        written.append(receipt)
+        real(path, receipt)
+
+    monkeypatch.setattr(base_module, "write_receipt", recording)
     child(dialog, QPushButton, "receiptButton").click()
     teller = client.user
     assert teller is not None
     # Who moved the money, by name: not "Performed by user 2".
-    assert written[0]["performed_by"] == f"{teller.full_name} ({teller.username})"
-    page = receipt_html(result, account, "deposit", performed_by=written[0]["performed_by"])
+    receipt = written[0]
+    assert receipt.performed_by == f"{teller.full_name} ({teller.username})"
+    page = receipt_html(receipt)
     assert f"{teller.full_name} ({teller.username})" in page
     assert "user " + str(teller.id) not in page
     data = target.read_bytes()
@@ -627,7 +633,7 @@ def test_receipt_is_saved_as_pdf(
     assert b"%%EOF" in data[-64:]
     assert str(target) in child(dialog, QLabel, "resultLabel").text()
 
-    page = receipt_html(result, account, "deposit")
+    page = receipt_html(Receipt(result, account, "deposit"))
     for needle in ("Bank System", "Cash deposit", account.number, "2.50 USD", "12.50 USD",
                    "Receipt &lt;b&gt;test&lt;/b&gt;", f">{result.id}<"):  # fmt: skip
         assert needle in page
@@ -641,14 +647,15 @@ def test_write_receipt_needs_no_dialog(alice: dict[str, Any], qapp: Any, tmp_pat
         performed_by=3, created_at=datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
     )  # fmt: skip
     path = tmp_path / "transfer.pdf"
-    write_receipt(path, transfer, account, "transfer", balance_after=Decimal("8.75"))
+    receipt = Receipt(transfer, account, "transfer", balance_after=Decimal("8.75"))
+    write_receipt(path, receipt)
     assert path.read_bytes().startswith(b"%PDF")
-    page = receipt_html(transfer, account, "transfer", balance_after=Decimal("8.75"))
+    page = receipt_html(receipt)
     assert "1,250.00 USD" in page
     assert "8.75 USD" in page
     assert account_number(12) in page
     with pytest.raises(OSError):
-        write_receipt(tmp_path / "missing" / "x.pdf", transfer, account, "transfer")
+        write_receipt(tmp_path / "missing" / "x.pdf", receipt)
 
 
 # ---------------------------------------------------------------- plain words for every code

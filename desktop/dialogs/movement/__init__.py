@@ -9,13 +9,14 @@ from desktop.dialogs.movement.base import MovementDialog
 from desktop.dialogs.movement.cash import CashDialog
 from desktop.dialogs.movement.flow import KINDS, Kind, MovementFlow, MovementRequest, Step
 from desktop.dialogs.movement.messages import amount_problem, explain_failure
-from desktop.dialogs.movement.receipt import receipt_html, write_receipt
+from desktop.dialogs.movement.receipt import Receipt, receipt_html, write_receipt
 from desktop.dialogs.movement.transfer import TransferDialog
 from desktop.widgets.files import FileChooser
 from shared.schemas.accounts import AccountPublic
 
 __all__ = [
-    "KINDS", "CashDialog", "Kind", "MovementDialog", "MovementFlow", "MovementRequest", "Step",
+    "KINDS", "CashDialog", "Kind", "MovementDialog", "MovementFlow", "MovementRequest",
+    "Receipt", "Step",
     "TransferDialog", "amount_problem", "explain_failure", "movement_dialog", "receipt_html",
     "write_receipt",
 ]  # fmt: skip

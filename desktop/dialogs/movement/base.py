@@ -35,7 +35,7 @@ from desktop.dialogs.movement.messages import (
     explain_failure,
     words,
 )
-from desktop.dialogs.movement.receipt import write_receipt
+from desktop.dialogs.movement.receipt import Receipt, write_receipt
 from desktop.text import account_status, account_type, money, tr
 from desktop.theme import Tone
 from desktop.widgets.files import FileChooser
@@ -425,9 +425,10 @@ class MovementDialog(QDialog):
         user = self._client.user
         performer = f"{user.full_name} ({user.username})" if user is not None and \
             user.id == result.performed_by else None  # fmt: skip
+        receipt = Receipt(result, account, self._kind, self.balance_after, self._result_payee,
+                          performer)  # fmt: skip
         try:
-            write_receipt(target, result, account, self._kind, balance_after=self.balance_after,
-                          payee=self._result_payee, performed_by=performer)  # fmt: skip
+            write_receipt(target, receipt)
         except OSError as exc:
             self.error_label.show_text(tr("Could not save the receipt: {reason}.").format(
                 reason=exc.strerror or exc), Tone.ERROR)  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,37 +20,39 @@ from shared.schemas.transactions import TransactionPublic, TransferPublic
 BANK_NAME = "Bank System"
 
 
-def receipt_html(
-    result: TransactionPublic | TransferPublic,
-    account: AccountPublic,
-    kind: Kind,
-    *,
-    balance_after: Decimal | None = None,
-    payee: Payee | None = None,
-    performed_by: str | None = None,
-    bank_name: str = BANK_NAME,
-) -> str:
-    """Return the receipt of a movement as HTML (values escaped).
+@dataclass(frozen=True)
+class Receipt:
+    """What a receipt shows: the movement, its account, and who moved the money."""
 
-    `performed_by` names who moved the money ("Terry Teller"); without it the receipt
-    says the user id the server recorded.
-    """
-    kind_words = words(kind)
+    result: TransactionPublic | TransferPublic
+    account: AccountPublic
+    kind: Kind
+    balance_after: Decimal | None = None  # a transfer's source balance, if known
+    payee: Payee | None = None
+    performed_by: str | None = None  # "Terry Teller (teller)"; else the user id recorded
+    bank_name: str = BANK_NAME
+
+
+def receipt_html(receipt: Receipt) -> str:
+    """Return the receipt of a movement as HTML (values escaped)."""
+    result, account, payee = receipt.result, receipt.account, receipt.payee
+    kind_words = words(receipt.kind)
     currency = account.currency
     rows: list[tuple[str, str, bool]] = [
         (tr("Date"), time_with_zone(result.created_at), False),
         (tr("Type"), kind_words.receipt_type, False),
     ]
+    balance_after = (
+        result.balance_after if result.balance_after is not None else (receipt.balance_after)
+    )
     if isinstance(result, TransferPublic):
         to = result.to_number + (f" ({payee.holder})" if payee else "")
         rows += [
             (tr("From account"), f"{result.from_number} ({account.owner_name})", False),
             (tr("To account"), to, False),
         ]
-        balance_after = result.balance_after if result.balance_after is not None else balance_after
     else:
         rows.append((tr("Account"), f"{account.number} ({account.owner_name})", False))
-        balance_after = result.balance_after
     rows.append((tr("Amount"), money(result.amount, currency), True))
     after = money(balance_after, currency) if balance_after is not None else tr("not available")
     rows.append((tr("Balance after"), after, True))
@@ -58,8 +61,8 @@ def receipt_html(
         tr("Transfer no.") if isinstance(result, TransferPublic) else tr("Transaction no.")
     )
     rows.append((number_label, str(result.id), False))
-    if performed_by:
-        rows.append((tr("Performed by"), performed_by, False))
+    if receipt.performed_by:
+        rows.append((tr("Performed by"), receipt.performed_by, False))
     elif result.performed_by is not None:
         rows.append((tr("Performed by"), tr("user {id}").format(id=result.performed_by), False))
     muted = theme.paper_colors().muted.name()
@@ -71,7 +74,7 @@ def receipt_html(
     )
     heading = tr("Receipt: {kind}").format(kind=kind_words.receipt_type.lower())
     return (
-        f"<h2>{html.escape(bank_name)}</h2>"
+        f"<h2>{html.escape(receipt.bank_name)}</h2>"
         f"<p style='font-size:large'><b>{html.escape(heading)}</b></p>"
         f"<table cellspacing='0' width='100%'>{cells}</table>"
         f"<p style='color:{muted}; font-size:small'>"
@@ -79,25 +82,15 @@ def receipt_html(
     )
 
 
-def write_receipt(
-    path: str | Path,
-    result: TransactionPublic | TransferPublic,
-    account: AccountPublic,
-    kind: Kind,
-    *,
-    balance_after: Decimal | None = None,
-    payee: Payee | None = None,
-    performed_by: str | None = None,
-    bank_name: str = BANK_NAME,
-) -> None:
+def write_receipt(path: str | Path, receipt: Receipt) -> None:
     """Write a one-page PDF receipt of a movement (needs a QGuiApplication); raise OSError."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown movement kind {kind!r}")
+    if receipt.kind not in KINDS:
+        raise ValueError(f"unknown movement kind {receipt.kind!r}")
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
-    writer.setTitle(f"{bank_name} receipt {result.id}")
-    writer.setCreator(bank_name)
+    writer.setTitle(f"{receipt.bank_name} receipt {receipt.result.id}")
+    writer.setCreator(receipt.bank_name)
     writer.setResolution(300)
     writer.setPageLayout(QPageLayout(
         QPageSize(QPageSize.PageSizeId.A5), QPageLayout.Orientation.Portrait,
@@ -107,10 +100,7 @@ def write_receipt(
     font = QFont()
     font.setPointSizeF(10)
     document.setDefaultFont(font)
-    document.setHtml(receipt_html(
-        result, account, kind, balance_after=balance_after, payee=payee,
-        performed_by=performed_by, bank_name=bank_name,
-    ))  # fmt: skip
+    document.setHtml(receipt_html(receipt))
     document.print_(writer)  # ends the painter, which finishes the PDF
     del writer
     buffer.close()
