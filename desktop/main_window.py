@@ -8,13 +8,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QStackedWidget,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +32,8 @@ from desktop.text import tr
 from desktop.widgets import named
 from desktop.widgets.banner import Banner
 from desktop.widgets.files import FileChooser
+from desktop.widgets.lock import WindowLock
+from desktop.widgets.menus import place_actions
 from desktop.workers import run_task
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus, Role
@@ -43,16 +42,6 @@ from shared.schemas.users import UserPublic
 TOKEN_CHECK_MS = 20_000
 REFRESH_WHEN_LEFT_S = 120.0
 CUSTOMERS_TAB = 1
-
-
-def _locked_page() -> QWidget:
-    page = QWidget()
-    page.setObjectName("lockedPage")
-    label = QLabel(tr("This window is locked.\nSign in again to continue, or sign out."))
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    layout = QVBoxLayout(page)
-    layout.addWidget(label)
-    return page
 
 
 class MainWindow(QMainWindow):
@@ -72,8 +61,6 @@ class MainWindow(QMainWindow):
         self.places = places or Places(settings.fileName() if settings else "")
         self.is_staff = roles.is_staff(user.role)
         self.administers = roles.administers_accounts(user.role)
-        self.locked = False
-        self._hidden_dialogs: list[QDialog] = []
         self.setWindowTitle(tr("Bank System — {name} ({role})").format(
             name=user.full_name, role=text.role(user.role)))  # fmt: skip
         self.resize(1200, 760)
@@ -145,30 +132,7 @@ class MainWindow(QMainWindow):
         self.logout_action = a("logoutAction", tr("Sign out"), "Ctrl+Shift+Q", self.logout)
         self.admin_actions = (self.freeze_action, self.unfreeze_action, self.limits_action,
                               self.close_account_action)  # fmt: skip
-        toolbar = named(QToolBar(tr("Main"), self), "mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        toolbar.addActions([self.deposit_action, self.withdraw_action, self.transfer_action])
-        toolbar.addSeparator()
-        toolbar.addActions([self.new_customer_action, self.edit_customer_action,
-                            self.new_account_action, self.export_action])  # fmt: skip
-        toolbar.addSeparator()
-        toolbar.addActions([self.refresh_action, self.logout_action])
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
-        menu = self.menuBar()
-        menu.addMenu(tr("&Money")).addActions(
-            [self.deposit_action, self.withdraw_action, self.transfer_action]
-        )
-        accounts = menu.addMenu(tr("&Accounts"))
-        accounts.addActions([self.new_customer_action, self.edit_customer_action,
-                             self.new_account_action, self.export_action])  # fmt: skip
-        accounts.addSeparator()
-        accounts.addActions(list(self.admin_actions))
-        accounts.addSeparator()
-        accounts.addActions([self.find_action, self.refresh_action])
-        menu.addMenu(tr("&Session")).addAction(self.logout_action)
-        menu.addMenu(tr("&Help")).addAction(self.about_action)
+        self.toolbar = place_actions(self)
         hidden = [] if self.is_staff else [self.new_customer_action, self.edit_customer_action,
                                             self.new_account_action]  # fmt: skip
         if not self.administers:
@@ -202,10 +166,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
-        self.pages = named(QStackedWidget(), "windowPages")
-        self.pages.addWidget(content)
-        self.pages.addWidget(_locked_page())
-        self.setCentralWidget(self.pages)
+        self.lock = WindowLock(self, content)
         self.busy_label = named(QLabel(""), "busyLabel")
         self.statusBar().addPermanentWidget(self.busy_label)
         self.statusBar().showMessage(tr("Signed in as {username} ({role}) at {url}").format(
@@ -309,27 +270,15 @@ class MainWindow(QMainWindow):
 
     # -- locking -----------------------------------------------------------------------
 
+    @property
+    def locked(self) -> bool:
+        """Tell whether the window hides its content behind the locked page."""
+        return self.lock.locked
+
     def set_locked(self, locked: bool) -> None:
         """Hide everything (dialogs too) behind a locked page, or show it all again."""
-        if locked == self.locked:
-            return
-        self.locked = locked
-        self.pages.setCurrentIndex(1 if locked else 0)
-        self.menuBar().setEnabled(not locked)
-        self.toolbar.setEnabled(not locked)
-        for action in self.actions():
-            action.setEnabled(not locked and action.isVisible())
-        if locked:
-            self._hidden_dialogs = [
-                d for d in self.findChildren(QDialog) if d.isVisible() and d.parent() is self
-            ]
-            for dialog in self._hidden_dialogs:
-                dialog.hide()
-        else:
-            for dialog in self._hidden_dialogs:
-                if isValid(dialog):
-                    dialog.show()
-            self._hidden_dialogs = []
+        self.lock.set_locked(locked)
+        if not locked:
             self.banner.hide()
             self._update_actions()
 
