@@ -16,12 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
     QVBoxLayout,
     QWidget,
 )
@@ -35,8 +31,17 @@ from desktop.dialogs.movement.messages import (
     explain_failure,
     words,
 )
+from desktop.dialogs.movement.parts import (
+    RIGHT,
+    amount_field,
+    buddy,
+    busy_row,
+    confirmation_label,
+    description_field,
+    movement_buttons,
+)
 from desktop.dialogs.movement.receipt import Receipt, write_receipt
-from desktop.text import account_status, account_type, money, tr
+from desktop.text import account_status, money, tr
 from desktop.theme import Tone
 from desktop.widgets.files import FileChooser
 from desktop.widgets.labels import ToneLabel, plain_label
@@ -47,20 +52,7 @@ from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.common import AccountStatus
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 
-DESCRIPTION_MAX = 140
 Result = TransactionPublic | TransferPublic
-
-
-def account_line(account: AccountPublic) -> str:
-    """Return an account as one line: number, holder and type."""
-    return f"{account.number} · {account.owner_name} · {account_type(account.account_type)}"
-
-
-def buddy(text: str, widget: QWidget) -> QLabel:
-    """Return a form label whose mnemonic focuses `widget`."""
-    label = QLabel(text)
-    label.setBuddy(widget)
-    return label
 
 
 class MovementDialog(QDialog):
@@ -148,24 +140,15 @@ class MovementDialog(QDialog):
         theme.emphasize(heading, 1.2)
         layout.addWidget(heading)
         form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setLabelAlignment(RIGHT)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self._build_source(form)
         self.balance_label = plain_label("balanceLabel")
-        self.balance_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.balance_label.setAlignment(RIGHT)
         form.addRow(tr("Balance:"), self.balance_label)
         self._build_destination(form)
-
-        self.amount_edit = QLineEdit()
-        self.amount_edit.setObjectName("amountEdit")
-        self.amount_edit.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.amount_edit.setPlaceholderText("0.00")
-        self.amount_edit.setMaxLength(32)
-        self.amount_edit.setAccessibleName(tr("Amount"))
-        theme.emphasize(self.amount_edit, 1.25, bold=False)
-        self.amount_edit.textChanged.connect(self._edited)
-        self._inputs.append(self.amount_edit)
+        self.amount_edit = amount_field()
         self.currency_label = plain_label("currencyLabel")
         amount_row = QHBoxLayout()
         amount_row.addWidget(self.amount_edit, 1)
@@ -173,53 +156,25 @@ class MovementDialog(QDialog):
         form.addRow(buddy(tr("A&mount:"), self.amount_edit), amount_row)
         self.amount_hint = ToneLabel("amountHint", hint=True)
         form.addRow("", self.amount_hint)
-
-        self.description_edit = QLineEdit()
-        self.description_edit.setObjectName("descriptionEdit")
-        self.description_edit.setMaxLength(DESCRIPTION_MAX)
-        self.description_edit.setPlaceholderText(tr("Optional; shown on statements"))
-        self.description_edit.setAccessibleName(tr("Description"))
-        self.description_edit.textChanged.connect(self._edited)
-        self._inputs.append(self.description_edit)
+        self.description_edit = description_field()
         form.addRow(buddy(tr("&Description:"), self.description_edit), self.description_edit)
         self.description_hint = ToneLabel("descriptionHint", hint=True)
         form.addRow("", self.description_hint)
+        for edit in (self.amount_edit, self.description_edit):
+            edit.textChanged.connect(self._edited)
+            self._inputs.append(edit)
         layout.addLayout(form)
-
-        self.confirm_label = plain_label("confirmLabel")
-        self.confirm_label.setWordWrap(True)
-        theme.emphasize(self.confirm_label)
-        self.confirm_label.setStyleSheet(theme.frame_style())
-        layout.addWidget(self.confirm_label)
+        self.confirm_label = confirmation_label()
         self.result_label = ToneLabel("resultLabel", panel=True)
         self.result_label.show_text("", Tone.OK)
-        layout.addWidget(self.result_label)
         self.error_label = ToneLabel("dialogError", panel=True)
         self.error_label.show_text("", Tone.ERROR)
-        layout.addWidget(self.error_label)
-
-        busy_row = QHBoxLayout()
-        self.busy_bar = QProgressBar()
-        self.busy_bar.setObjectName("busyBar")
-        self.busy_bar.setRange(0, 0)  # indeterminate
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.setMaximumHeight(8)
-        self.busy_label = plain_label(
-            "busyLabel", tr("Sending the {noun}…").format(noun=self._words.noun)
-        )
-        busy_row.addWidget(self.busy_label)
-        busy_row.addWidget(self.busy_bar, 1)
-        layout.addLayout(busy_row)
-
-        self.buttons = QDialogButtonBox()
-        self.ok_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
-        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.receipt_button = self.buttons.addButton(
-            tr("Save receipt…"), QDialogButtonBox.ButtonRole.ActionRole
-        )
-        self.receipt_button.setObjectName("receiptButton")
-        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
-        self.ok_button.setDefault(True)
+        for label in (self.confirm_label, self.result_label, self.error_label):
+            layout.addWidget(label)
+        row, self.busy_label, self.busy_bar = busy_row(self._words.noun)
+        layout.addLayout(row)
+        (self.buttons, self.ok_button, self.cancel_button, self.receipt_button,
+         self.close_button) = movement_buttons()  # fmt: skip
         self.ok_button.clicked.connect(self.submit)
         self.cancel_button.clicked.connect(self.reject)
         self.close_button.clicked.connect(self.accept)

@@ -8,8 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QWidget
 
 from desktop.api.client import BankClient
-from desktop.dialogs.movement.base import MovementDialog, Result, account_line
+from desktop.dialogs.movement.base import MovementDialog, Result
 from desktop.dialogs.movement.flow import Kind, MovementRequest
+from desktop.dialogs.movement.parts import account_line
 from desktop.text import tr
 from desktop.widgets.files import FileChooser
 from desktop.widgets.labels import ToneLabel, plain_label

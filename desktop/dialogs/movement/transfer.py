@@ -8,8 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QCompleter, QFormLayout, QLineEdit, QWidget
 
 from desktop.api.client import BankClient
-from desktop.dialogs.movement.base import MovementDialog, Result, account_line, buddy
+from desktop.dialogs.movement.base import MovementDialog, Result
 from desktop.dialogs.movement.flow import MovementRequest
+from desktop.dialogs.movement.parts import account_line, buddy
 from desktop.dialogs.movement.payee import PayeeLookup, check_destination
 from desktop.text import money, tr
 from desktop.theme import Tone
