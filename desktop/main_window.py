@@ -1,122 +1,91 @@
-"""The teller's main window: accounts, the selected account's history and chart, customers."""
+"""The main window: accounts, customers, statistics and administration in tabs, every action
+in a menu with a shortcut, and a lock that hides everything until the password is given."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
-    QPushButton,
-    QSplitter,
-    QTableView,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 
+from desktop import messages, roles, text
 from desktop.admin import AdminPanel, StatsPanel
 from desktop.api.client import BankClient, NetworkError, SessionExpired
-from desktop.dialogs.forms import AccountDialog, CustomerDialog, EditCustomerDialog
-from desktop.dialogs.movement import MovementDialog
-from desktop.models.accounts import AccountsModel
-from desktop.models.customers import CustomersModel
-from desktop.models.paging import MAX_PAGE_SIZE, PagedTableModel
-from desktop.models.transactions import TransactionsModel
+from desktop.dialogs.about import AboutDialog, Places
+from desktop.dialogs.account_admin import AccountAdmin
+from desktop.dialogs.forms import AccountDialog, EditCustomerDialog
+from desktop.dialogs.movement import Kind, MovementDialog, movement_dialog
+from desktop.dialogs.user_form import NewUserDialog
+from desktop.statement import StatementExporter
+from desktop.tabs.accounts import AccountsTab
+from desktop.tabs.customers import CustomersTab
+from desktop.text import tr
 from desktop.widgets import named
-from desktop.widgets.chart import BalanceChart
+from desktop.widgets.banner import Banner
+from desktop.widgets.files import FileChooser
+from desktop.widgets.lock import WindowLock
+from desktop.widgets.menus import place_actions
 from desktop.workers import run_task
-from shared.money import format_money
 from shared.schemas.accounts import AccountPublic
-from shared.schemas.common import Role
+from shared.schemas.common import AccountStatus, Role
 from shared.schemas.users import UserPublic
 
-PDF_FILTER = "PDF (*.pdf)"
-CSV_FILTER = "CSV (*.csv)"
 TOKEN_CHECK_MS = 20_000
 REFRESH_WHEN_LEFT_S = 120.0
 CUSTOMERS_TAB = 1
 
 
-def statement_format(path: str, name_filter: str = "") -> str:
-    """Return "csv" or "pdf" for a chosen file: its extension, else the chosen filter."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".pdf"):
-        return suffix[1:]
-    return "csv" if name_filter == CSV_FILTER else "pdf"
-
-
-class Banner(QFrame):
-    """A non-blocking strip at the top of the window: a message and a Retry button."""
-
-    retry = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("networkBanner")
-        self.setStyleSheet(
-            "#networkBanner { background: #fff4e5; border-bottom: 1px solid #f0b45a; }"
-        )
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        button = named(QPushButton("Retry"), "bannerRetryButton")
-        button.clicked.connect(self.retry)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 6, 12, 6)
-        layout.addWidget(self.label, 1)
-        layout.addWidget(button)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        """Show the banner with a message."""
-        self.label.setText(text)
-        self.show()
-
-
 class MainWindow(QMainWindow):
-    """Everything a teller does in a day, driven from one window."""
+    """Everything a teller (or an admin) does in a day, driven from one window."""
 
     session_expired = Signal()
     logged_out = Signal()
+    statement_saved = Signal(str)
 
     def __init__(
         self,
         client: BankClient,
         user: UserPublic,
         settings: QSettings | None = None,
+        places: Places | None = None,
         *,
         bank_name: str | None = None,
-    ):
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.client = client
         self.user = user
         self.settings = settings
-        self.is_staff = user.role.is_staff
-        self.setWindowTitle(f"{bank_name or 'Bank System'} — {user.full_name} ({user.role.value})")
+        self.places = places or Places(settings.fileName() if settings else "")
+        self.is_staff = roles.is_staff(user.role)
+        self.administers = roles.administers_accounts(user.role)
+        title = tr("{bank} — {name} ({role})")
+        bank = bank_name or tr("Bank System")
+        self.setWindowTitle(title.format(bank=bank, name=user.full_name, role=text.role(user.role)))
         self.resize(1200, 760)
-
+        self.files = FileChooser(settings)
         # Owned by the window: a page that arrives after the window is gone is dropped.
-        # The contract's largest page: half the round trips and repaints of a long scroll.
-        self.accounts_model = AccountsModel(client, page_size=MAX_PAGE_SIZE, parent=self)
-        self.transactions_model = TransactionsModel(client, parent=self)
-        self.customers_model = CustomersModel(client, parent=self) if self.is_staff else None
+        self.accounts_tab = AccountsTab(client, administers=self.administers)
+        self.customers_tab = CustomersTab(client) if self.is_staff else None
+        self.account_admin = AccountAdmin(client, self)
+        self.statements = StatementExporter(client, self.files, self)
+        # The parts tests and tools reach for, by the names they always had.
+        tab, customers = self.accounts_tab, self.customers_tab
+        self.accounts_model, self.transactions_model = tab.accounts_model, tab.transactions_model
+        self.accounts_table, self.search_edit, self.chart = tab.table, tab.search, tab.chart
+        self.customers_model = customers.model if customers else None
+        self.customers_table = customers.table if customers else None
+        self.customer_search = customers.search if customers else None
         self._build_actions()
         self._build_ui()
         self._wire()
@@ -130,288 +99,197 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------------
 
-    def _action(self, name: str, text: str, shortcut: str, slot: Callable[[], object]) -> QAction:
-        action = named(QAction(text, self), name)
+    def _action(self, name: str, label: str, shortcut: str, slot: Callable[[], object]) -> QAction:
+        action = named(QAction(label, self), name)
         action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(f"{text} ({QKeySequence(shortcut).toString()})")
-        # triggered(checked) would fill the slot's first parameter with a bool: call it bare.
+        action.setToolTip(f"{label} ({QKeySequence(shortcut).toString()})")
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
 
     def _build_actions(self) -> None:
-        self.deposit_action = self._action("depositAction", "Deposit", "Ctrl+D",
-                                           lambda: self.open_movement("deposit"))  # fmt: skip
-        self.withdraw_action = self._action("withdrawAction", "Withdraw", "Ctrl+Shift+W",
-                                            lambda: self.open_movement("withdraw"))  # fmt: skip
-        self.transfer_action = self._action("transferAction", "Transfer", "Ctrl+T",
-                                            lambda: self.open_movement("transfer"))  # fmt: skip
-        self.new_account_action = self._action("newAccountAction", "Open account", "Ctrl+N",
-                                               self.open_account_dialog)  # fmt: skip
-        self.new_customer_action = self._action(
-            "newCustomerAction", "New customer", "Ctrl+Shift+N", self.open_customer_dialog
-        )
-        self.edit_customer_action = self._action(
-            "editCustomerAction", "Edit customer", "Ctrl+Shift+E", self.open_edit_customer_dialog
-        )
-        self.refresh_action = self._action("refreshAction", "Refresh", "F5", self.refresh)
-        self.export_action = self._action("exportStatementAction", "Export statement",
-                                          "Ctrl+E", self.export_statement)  # fmt: skip
-        self.logout_action = self._action("logoutAction", "Sign out", "Ctrl+Shift+Q",
-                                          self.logout)  # fmt: skip
-        toolbar = named(QToolBar("Main", self), "mainToolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.deposit_action, self.withdraw_action, self.transfer_action):
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        for action in (self.new_customer_action, self.edit_customer_action,
-                       self.new_account_action, self.export_action):  # fmt: skip
-            toolbar.addAction(action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.refresh_action)
-        toolbar.addAction(self.logout_action)
-        self.addToolBar(toolbar)
-        menu = self.menuBar()
-        money = menu.addMenu("&Money")
-        money.addActions([self.deposit_action, self.withdraw_action, self.transfer_action])
-        accounts = menu.addMenu("&Accounts")
-        accounts.addActions([self.new_customer_action, self.edit_customer_action,
-                             self.new_account_action, self.export_action,
-                             self.refresh_action])  # fmt: skip
-        session = menu.addMenu("&Session")
-        session.addAction(self.logout_action)
-        if not self.is_staff:
-            for action in (self.new_customer_action, self.edit_customer_action,
-                           self.new_account_action):  # fmt: skip
-                action.setVisible(False)
-                action.setEnabled(False)
-
-    def _table(self, name: str, model: Any) -> QTableView:
-        view = named(QTableView(), name)
-        view.setModel(model)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setAlternatingRowColors(True)
-        view.verticalHeader().hide()
-        view.verticalHeader().setDefaultSectionSize(26)
-        header = view.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setResizeContentsPrecision(50)  # size columns from the first rows, not all
-        # Size the columns to the first page only: resizing again for every page a scrolling
-        # view fetches re-reads the rows each time (most of filling a 10,000-row table).
-        model.rowsInserted.connect(
-            lambda _parent, first, _last: view.resizeColumnsToContents() if first == 0 else None
-        )
-        model.modelReset.connect(view.resizeColumnsToContents)
-        return view
+        a = self._action
+        self.deposit_action = a("depositAction", tr("Deposit"), "Ctrl+D",
+                                lambda: self.open_movement("deposit"))  # fmt: skip
+        self.withdraw_action = a("withdrawAction", tr("Withdraw"), "Ctrl+Shift+W",
+                                 lambda: self.open_movement("withdraw"))  # fmt: skip
+        self.transfer_action = a("transferAction", tr("Transfer"), "Ctrl+T",
+                                 lambda: self.open_movement("transfer"))  # fmt: skip
+        self.new_account_action = a("newAccountAction", tr("Open account"), "Ctrl+N",
+                                    self.open_account_dialog)  # fmt: skip
+        self.new_customer_action = a("newCustomerAction", tr("New customer"), "Ctrl+Shift+N",
+                                     self.open_customer_dialog)  # fmt: skip
+        self.edit_customer_action = a("editCustomerAction", tr("Edit customer"),
+                                      "Ctrl+Shift+E", self.open_edit_customer_dialog)  # fmt: skip
+        self.refresh_action = a("refreshAction", tr("Refresh"), "F5", self.refresh)
+        self.export_action = a("exportStatementAction", tr("Export statement"), "Ctrl+E",
+                               self.export_statement)  # fmt: skip
+        self.find_action = a("findAction", tr("Find"), "Ctrl+F", self.focus_search)
+        self.freeze_action = a("freezeAction", tr("Freeze account"), "Ctrl+Shift+F",
+                               lambda: self._administer(self.account_admin.freeze))  # fmt: skip
+        self.unfreeze_action = a("unfreezeAction", tr("Unfreeze account"), "Ctrl+Shift+U",
+                                 lambda: self._administer(self.account_admin.unfreeze))  # fmt: skip
+        self.limits_action = a(
+            "limitsAction", tr("Change limits…"), "Ctrl+Shift+L",
+            lambda: self._administer(self.account_admin.change_limits),
+        )  # fmt: skip
+        self.close_account_action = a(
+            "closeAccountAction", tr("Close account…"), "Ctrl+Shift+Del",
+            lambda: self._administer(self.account_admin.close_account),
+        )  # fmt: skip
+        self.about_action = a("aboutAction", tr("About Bank System"), "F1", self.open_about)
+        self.logout_action = a("logoutAction", tr("Sign out"), "Ctrl+Shift+Q", self.logout)
+        self.admin_actions = (self.freeze_action, self.unfreeze_action, self.limits_action,
+                              self.close_account_action)  # fmt: skip
+        self.toolbar = place_actions(self)
+        hidden = [] if self.is_staff else [self.new_customer_action, self.edit_customer_action,
+                                            self.new_account_action]  # fmt: skip
+        if not self.administers:
+            hidden += list(self.admin_actions)
+        for action in hidden:
+            action.setVisible(False)
+            action.setEnabled(False)
+        self.accounts_tab.menu_actions = [
+            self.deposit_action, self.withdraw_action, self.transfer_action, None,
+            self.export_action, None, *self.admin_actions,
+        ]  # fmt: skip
 
     def _build_ui(self) -> None:
         self.banner = Banner()
-        self.search_edit = named(QLineEdit(), "accountSearchEdit")
-        self.search_edit.setPlaceholderText("Search number, nickname or holder…")
-        self.search_edit.setClearButtonEnabled(True)
-        self.status_filter = named(QComboBox(), "statusFilter")
-        self.status_filter.addItems(["All statuses", "active", "frozen", "closed"])
-        self.accounts_table = self._table("accountsTable", self.accounts_model)
-        self.accounts_table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        self.accounts_table.setSortingEnabled(True)
-        self.accounts_count = named(QLabel(), "accountsCount")
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        search_row = QHBoxLayout()
-        search_row.addWidget(self.search_edit, 1)
-        search_row.addWidget(self.status_filter)
-        left_layout.addLayout(search_row)
-        left_layout.addWidget(self.accounts_table, 1)
-        left_layout.addWidget(self.accounts_count)
-
-        self.account_title = named(QLabel("Select an account"), "accountTitle")
-        self.account_title.setStyleSheet("font-size: 15px; font-weight: 600;")
-        self.account_balance = named(QLabel(""), "accountBalance")
-        self.account_balance.setStyleSheet("font-size: 22px; font-weight: 600;")
-        self.account_balance.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.transactions_table = self._table("transactionsTable", self.transactions_model)
-        self.chart = BalanceChart()
-        self.chart.setObjectName("balanceChart")
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        head = QHBoxLayout()
-        head.addWidget(self.account_title, 1)
-        head.addWidget(self.account_balance)
-        right_layout.addLayout(head)
-        right_layout.addWidget(self.chart, 2)
-        right_layout.addWidget(self.transactions_table, 3)
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 6)
-        splitter.setSizes([560, 680])
-
         self.tabs = named(QTabWidget(), "mainTabs")
-        self.tabs.addTab(splitter, "Accounts")
-        if self.customers_model is not None:
-            self.customers_table = self._table("customersTable", self.customers_model)
-            self.customer_search = named(QLineEdit(), "customerSearchEdit")
-            self.customer_search.setPlaceholderText("Search username, name or email…")
-            self.customer_search.setClearButtonEnabled(True)
-            customers = QWidget()
-            c_layout = QVBoxLayout(customers)
-            c_row = QHBoxLayout()
-            c_row.addWidget(self.customer_search, 1)
-            new_button = named(QPushButton("New customer…"), "newCustomerButton")
-            new_button.clicked.connect(self.open_customer_dialog)
-            self.edit_customer_button = named(QPushButton("Edit customer…"), "editCustomerButton")
-            self.edit_customer_button.setToolTip(
-                "Change the selected customer's name, email or access (or double-click a row)"
-            )
-            self.edit_customer_button.clicked.connect(self.open_edit_customer_dialog)
-            open_button = named(QPushButton("Open account for customer…"), "openAccountButton")
-            open_button.clicked.connect(self.open_account_dialog)
-            c_row.addWidget(new_button)
-            c_row.addWidget(self.edit_customer_button)
-            c_row.addWidget(open_button)
-            c_layout.addLayout(c_row)
-            c_layout.addWidget(self.customers_table, 1)
-            self.tabs.addTab(customers, "Customers")
+        self.tabs.addTab(self.accounts_tab, tr("Accounts"))
+        if self.customers_tab is not None:
+            self.tabs.addTab(self.customers_tab, tr("Customers"))
         # Statistics for staff, user management and the audit trail for admins; the others
-        # never get these widgets. Both read the window's client, which a new sign-in replaces.
+        # never get these widgets.
         self.stats_panel: StatsPanel | None = None
         self.admin_panel: AdminPanel | None = None
         if self.is_staff:
-            self.stats_panel = StatsPanel(lambda: self.client)
-            self.tabs.addTab(self.stats_panel, "Statistics")
-        if self.user.role is Role.ADMIN:
-            self.admin_panel = AdminPanel(lambda: self.client, self.user)
-            self.tabs.addTab(self.admin_panel, "Administration")
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
+            self.stats_panel = StatsPanel(self.client)
+            self.tabs.addTab(self.stats_panel, tr("Statistics"))
+        if roles.is_admin(self.user.role):
+            self.admin_panel = AdminPanel(self.client, self.user)
+            self.tabs.addTab(self.admin_panel, tr("Administration"))
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(central)
+        self.lock = WindowLock(self, content)
         self.busy_label = named(QLabel(""), "busyLabel")
         self.statusBar().addPermanentWidget(self.busy_label)
-        self.statusBar().showMessage(
-            f"Signed in as {self.user.username} ({self.user.role.value}) at {self.client.base_url}"
-        )
+        self.statusBar().showMessage(tr("Signed in as {username} ({role}) at {url}").format(
+            username=self.user.username, role=text.role(self.user.role).lower(),
+            url=self.client.base_url))  # fmt: skip
 
     def _wire(self) -> None:
-        self._search_timer = QTimer(self, singleShot=True, interval=250)
-        self._search_timer.timeout.connect(self._apply_search)
-        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
-        self.status_filter.currentIndexChanged.connect(lambda _i: self._apply_search())
-        self.accounts_table.selectionModel().currentRowChanged.connect(self._account_selected)
+        tab = self.accounts_tab
+        tab.account_changed.connect(lambda _a: self._update_actions())
         self.accounts_model.modelReset.connect(self._update_actions)
-        self.accounts_model.total_changed.connect(
-            lambda total: self.accounts_count.setText(f"{total:,} accounts")
-        )
         for model in (self.accounts_model, self.transactions_model, self.customers_model):
             if model is not None:
                 model.load_failed.connect(self._handle_error)
                 model.loading_changed.connect(self._loading)
-        if self.stats_panel is not None:
-            self.stats_panel.failed.connect(self._handle_error)
+        for panel in (self.stats_panel, self.admin_panel):
+            if panel is not None:
+                panel.failed.connect(self._handle_error)
         if self.admin_panel is not None:
-            self.admin_panel.failed.connect(self._handle_error)
-            self.admin_panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-            self.admin_panel.users_changed.connect(self._users_changed)
-        self.transactions_model.modelReset.connect(self._redraw_chart)
-        self.transactions_model.rowsInserted.connect(lambda *_: self._redraw_chart())
+            self.admin_panel.message.connect(self.show_status)
+            self.admin_panel.users_changed.connect(self.refresh_lists)
+        tab.panel.freeze_requested.connect(self.account_admin.freeze)
+        tab.panel.unfreeze_requested.connect(self.account_admin.unfreeze)
+        tab.panel.limits_requested.connect(self.account_admin.change_limits)
+        tab.panel.close_requested.connect(self.account_admin.close_account)
+        self.account_admin.message.connect(self.show_status)
+        self.account_admin.failed.connect(self._handle_error)
+        self.account_admin.changed.connect(lambda _a: self.refresh())
+        self.statements.message.connect(self.show_status)
+        self.statements.saved.connect(self.statement_saved)
+        self.statements.failed.connect(self._handle_error)
         self.banner.retry.connect(self.refresh)
-        if self.customers_model is not None:
-            self._customer_timer = QTimer(self, singleShot=True, interval=250)
-            self._customer_timer.timeout.connect(
-                lambda: (
-                    self.customers_model.set_query(self.customer_search.text().strip())
-                    if self.customers_model is not None
-                    else None
-                )
-            )
-            self.customer_search.textChanged.connect(lambda _t: self._customer_timer.start())
-            self.customers_table.selectionModel().currentRowChanged.connect(
-                lambda _c, _p: self._update_actions()
-            )
-            self.customers_model.modelReset.connect(self._update_actions)
-            self.customers_table.doubleClicked.connect(self._customer_double_clicked)
+        if self.customers_tab is not None:
+            customers = self.customers_tab
+            customers.new_requested.connect(self.open_customer_dialog)
+            customers.edit_requested.connect(self.open_edit_customer_dialog)
+            customers.open_account_requested.connect(self.open_account_dialog)
+            customers.selection_changed.connect(self._update_actions)
             self.tabs.currentChanged.connect(lambda _i: self._update_actions())
 
     # -- state -------------------------------------------------------------------------
 
     def selected_account(self) -> AccountPublic | None:
         """Return the account selected in the accounts table."""
-        index = self.accounts_table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.accounts_model.account_at(index.row())
+        return self.accounts_tab.selected_account()
 
     def selected_customer(self) -> UserPublic | None:
         """Return the customer selected in the Customers tab (staff only)."""
-        if self.customers_model is None:
-            return None
-        index = self.customers_table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.customers_model.customer_at(index.row())
+        return self.customers_tab.selected_customer() if self.customers_tab else None
 
     def _update_actions(self) -> None:
+        if self.locked:
+            return
         account = self.selected_account()
-        active = account is not None and account.status.value == "active"
+        status = account.status if account is not None else None
         for action in (self.deposit_action, self.withdraw_action, self.transfer_action):
-            action.setEnabled(active)
+            action.setEnabled(status is AccountStatus.ACTIVE)
         self.export_action.setEnabled(account is not None)
-        if self.customers_model is not None:
-            customer = self.selected_customer()
-            self.edit_customer_button.setEnabled(customer is not None)
+        if self.administers:
+            self.freeze_action.setEnabled(status is AccountStatus.ACTIVE)
+            self.unfreeze_action.setEnabled(status is AccountStatus.FROZEN)
+            for action in (self.limits_action, self.close_account_action):
+                action.setEnabled(account is not None and status is not AccountStatus.CLOSED)
+        if self.customers_tab is not None:
             # The shortcut edits only the customer the teller is looking at.
             self.edit_customer_action.setEnabled(
-                customer is not None and self.tabs.currentIndex() == CUSTOMERS_TAB
+                self.selected_customer() is not None and self.tabs.currentIndex() == CUSTOMERS_TAB
             )
 
-    def _apply_search(self) -> None:
-        status = self.status_filter.currentText()
-        self.accounts_model.set_query(
-            self.search_edit.text().strip(), None if status == "All statuses" else status
-        )
-
-    def _account_selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        account = self.accounts_model.account_at(current.row()) if current.isValid() else None
-        self._show_account(account)
-        self._update_actions()
-
-    def _show_account(self, account: AccountPublic | None) -> None:
-        self.transactions_model.set_account(account)
-        if account is None:
-            self.account_title.setText("Select an account")
-            self.account_balance.setText("")
-            self.chart.clear_points()
-            return
-        nickname = f" · {account.nickname}" if account.nickname else ""
-        self.account_title.setText(
-            f"{account.number} · {account.owner_name}{nickname} · {account.account_type.value}"
-            f" · {account.status.value}"
-        )
-        self.account_balance.setText(format_money(account.balance, account.currency))
-
-    def _redraw_chart(self) -> None:
-        self.chart.set_points(self.transactions_model.balance_points())
+    def show_status(self, message: str) -> None:
+        """Say something in the status bar for a while."""
+        self.statusBar().showMessage(message, 8000)
 
     def _loading(self, busy: bool) -> None:
-        self.busy_label.setText("Loading…" if busy else "")
+        self.busy_label.setText(tr("Loading…") if busy else "")
 
     def _handle_error(self, error: BaseException) -> None:
         if isinstance(error, SessionExpired):
             self.session_expired.emit()
             return
+        words = messages.explain(error).text
         if isinstance(error, NetworkError):
-            self.banner.show_message(f"Connection lost: {error}. Your work is kept.")
+            self.banner.show_message(tr("Connection lost: {reason} Your work is kept.").format(
+                reason=words))  # fmt: skip
             return
-        self.statusBar().showMessage(str(error), 8000)
+        self.show_status(words)
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search box of the tab in view (Ctrl+F)."""
+        current = self.tabs.currentWidget()
+        if current is self.accounts_tab:
+            field: QWidget = self.accounts_tab.search
+        elif current is self.customers_tab and self.customers_tab is not None:
+            field = self.customers_tab.search
+        elif current is self.admin_panel and self.admin_panel is not None:
+            field = self.admin_panel.search_field()
+        else:
+            return
+        field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if hasattr(field, "selectAll"):
+            field.selectAll()
+
+    # -- locking -----------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        """Tell whether the window hides its content behind the locked page."""
+        return self.lock.locked
+
+    def set_locked(self, locked: bool) -> None:
+        """Hide everything (dialogs too) behind a locked page, or show it all again."""
+        self.lock.set_locked(locked)
+        if not locked:
+            self.banner.hide()
+            self._update_actions()
 
     # -- actions -----------------------------------------------------------------------
 
@@ -421,61 +299,33 @@ class MainWindow(QMainWindow):
         for panel in (self.stats_panel, self.admin_panel):
             if panel is not None and self.tabs.currentWidget() is panel:
                 panel.refresh()
-        account = self.selected_account()
-        customer = self.selected_customer()
-        self.accounts_model.refresh()
-        if account is not None:
-            self._select_when_loaded(self.accounts_table, self.accounts_model, account.id)
-        if self.customers_model is not None:
-            self.customers_model.refresh()
-            if customer is not None:
-                self._select_when_loaded(self.customers_table, self.customers_model, customer.id)
-        if account is not None:
-            # The fresh balance even when the row is not on the reloaded first page.
-            run_task(self.client.account, account.id, on_done=self._show_account,
-                     on_error=self._handle_error)  # fmt: skip
+        self.refresh_lists()
 
-    def _select_when_loaded(
-        self, table: QTableView, model: PagedTableModel[Any], item_id: int
-    ) -> None:
-        """Select an item's row again once a reloaded model shows it (until the next reset)."""
-        connected = True
-
-        def select(*_args: object) -> None:
-            row = model.row_of(item_id)
-            if row is None:
-                return
-            stop()
-            table.setCurrentIndex(model.index(row, 0))
-
-        def stop(*_args: object) -> None:
-            nonlocal connected
-            if connected:
-                connected = False
-                model.rowsInserted.disconnect(select)
-                model.modelReset.disconnect(stop)
-
-        model.rowsInserted.connect(select)
-        model.modelReset.connect(stop)
-
-    def _users_changed(self) -> None:
-        """Reload what shows user data elsewhere (holder names, customers) after an admin edit."""
-        self.accounts_model.refresh()
-        if self.customers_model is not None:
-            self.customers_model.refresh()
+    def refresh_lists(self) -> None:
+        """Reload the accounts and customers (holder names, balances) keeping the selection."""
+        self.accounts_tab.refresh()
+        if self.customers_tab is not None:
+            self.customers_tab.refresh()
 
     def _keep_token_fresh(self) -> None:
         if self.client.signed_in and self.client.seconds_left() < REFRESH_WHEN_LEFT_S:
             run_task(self.client.refresh, on_error=self._handle_error)
 
-    def open_movement(self, kind: str) -> MovementDialog | None:
-        """Open the deposit, withdraw or transfer dialog for the selected account."""
-        account = self.selected_account()
+    def _administer(self, act: Callable[[AccountPublic], object]) -> None:
+        account = self.selected_account() or self.accounts_tab.shown_account()
+        if account is not None and self.administers:
+            act(account)
+
+    def open_movement(
+        self, kind: Kind, account: AccountPublic | None = None
+    ) -> MovementDialog | None:
+        """Open the deposit, withdraw or transfer dialog for an account (the selected one)."""
+        account = account or self.selected_account()
         if account is None:
             return None
-        dialog = MovementDialog(
-            self.client, kind, account, accounts=self.accounts_model.items(), parent=self
-        )
+        dialog = movement_dialog(self.client, kind, account,
+                                 accounts=self.accounts_model.items(), files=self.files,
+                                 parent=self)  # fmt: skip
         dialog.completed.connect(lambda _result: self.refresh())
         # An unknown outcome may still have moved money: show the server's balances after.
         dialog.finished.connect(lambda _code: self.refresh() if dialog.outcome_unknown else None)
@@ -484,10 +334,15 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def open_customer_dialog(self) -> CustomerDialog:
-        """Register a new customer."""
-        dialog = CustomerDialog(self.client, self)
-        dialog.completed.connect(lambda _user: self.refresh())
+    def open_customer_dialog(self) -> NewUserDialog:
+        """Register a new customer; then offer to open their first account."""
+        dialog = NewUserDialog(self.client, (Role.USER,), parent=self)
+        dialog.completed.connect(lambda _user: self.refresh_lists())
+        dialog.open_account_requested.connect(
+            lambda user: self.open_account_dialog((user.id, user.full_name))
+        )
+        dialog.session_expired.connect(self.session_expired)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
@@ -497,129 +352,57 @@ class MainWindow(QMainWindow):
         if customer is None:
             return None
         dialog = EditCustomerDialog(self.client, customer, self)
-        dialog.completed.connect(lambda user: self._customer_edited(user))
+        dialog.completed.connect(self._customer_edited)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
-    def _customer_double_clicked(self, index: QModelIndex) -> None:
-        if index.isValid():
-            self.customers_table.setCurrentIndex(index)
-            self.open_edit_customer_dialog()
-
     def _customer_edited(self, user: UserPublic) -> None:
-        self.statusBar().showMessage(f"Saved {user.username} ({user.full_name})", 8000)
-        self.refresh()  # the customers list, and the accounts' holder names; keeps the row
+        self.show_status(tr("Saved {username} ({name})").format(
+            username=user.username, name=user.full_name))  # fmt: skip
+        self.refresh_lists()  # the customers list, and the accounts' holder names
 
-    def open_account_dialog(self) -> AccountDialog | None:
-        """Open an account for the selected customer (or the selected account's owner)."""
-        owner: tuple[int, str] | None = None
-        if self.customers_model is not None and self.tabs.currentIndex() == CUSTOMERS_TAB:
-            index = self.customers_table.currentIndex()
-            if index.isValid():
-                customer = self.customers_model.user_at(index.row())
-                if customer is not None:
-                    owner = (customer.id, customer.full_name)
+    def open_account_dialog(self, owner: tuple[int, str] | None = None) -> AccountDialog | None:
+        """Open an account for a customer (the selected one, or the account's owner)."""
+        if owner is None and self.customers_tab is not None and \
+                self.tabs.currentWidget() is self.customers_tab:  # fmt: skip
+            customer = self.selected_customer()
+            if customer is not None:
+                owner = (customer.id, customer.full_name)
         if owner is None and (account := self.selected_account()) is not None:
             owner = (account.owner_id, account.owner_name)
         if owner is None:
-            QMessageBox.information(self, "Open account", "Select a customer or an account first.")
+            QMessageBox.information(self, tr("Open account"),
+                                    tr("Choose a customer or an account first."))  # fmt: skip
             return None
         dialog = AccountDialog(self.client, owner[0], owner[1], self)
-        dialog.completed.connect(lambda _account: self.refresh())
+        dialog.completed.connect(self._account_opened)
+        dialog.deposit_requested.connect(lambda account: self.open_movement("deposit", account))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
-    def export_statement(self) -> QFileDialog | None:
-        """Ask where to save the selected account's statement (PDF or CSV), then save it."""
+    def _account_opened(self, account: AccountPublic) -> None:
+        self.show_status(tr("Opened {number} for {holder}").format(
+            number=account.number, holder=account.owner_name))  # fmt: skip
+        self.refresh_lists()
+        self.accounts_tab.select(account.id)
+
+    def export_statement(
+        self, path: str | None = None, fmt: str | None = None
+    ) -> QFileDialog | None:
+        """Save the selected account's statement (CSV or PDF); without a path, ask where."""
         account = self.selected_account()
         if account is None:
             return None
-        dialog = named(QFileDialog(self, "Export statement"), "statementFileDialog")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilters([PDF_FILTER, CSV_FILTER])
-        dialog.setDefaultSuffix("pdf")
-        dialog.selectFile(f"statement-{account.number}.pdf")
-        dialog.filterSelected.connect(
-            lambda chosen: dialog.setDefaultSuffix("csv" if chosen == CSV_FILTER else "pdf")
-        )
-        dialog.fileSelected.connect(
-            lambda path: self.save_statement(
-                path, statement_format(path, dialog.selectedNameFilter()), account=account
-            )
-        )
+        return self.statements.export(account, path, fmt)
+
+    def open_about(self) -> AboutDialog:
+        """Show the versions of the desktop and the server, and where things are kept."""
+        dialog = AboutDialog(self.client, self.places, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()  # not exec(): the window keeps its event loop, and tests can answer it
+        dialog.open()
         return dialog
-
-    def save_statement(
-        self, path: str, fmt: str | None = None, *, account: AccountPublic | None = None
-    ) -> None:
-        """Save an account's statement (default: the selected one's) with progress shown."""
-        account = account or self.selected_account()
-        if account is None:
-            return
-        fmt = fmt or ("csv" if path.lower().endswith(".csv") else "pdf")
-        previous = getattr(self, "_statement_progress", None)
-        if previous is not None and isValid(previous):
-            previous.deleteLater()
-        progress = named(
-            QProgressDialog(
-                f"Downloading the statement of {account.number}…", "Cancel", 0, 0, self
-            ),
-            "statementProgress",
-        )
-        progress.setWindowTitle("Export statement")
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
-        progress.setMinimumDuration(0)
-        canceled = threading.Event()  # the worker reads this, never the widget
-        progress.canceled.connect(canceled.set)
-        progress.show()
-        self._statement_progress = progress
-        target = Path(path)
-        partial = target.with_name(target.name + ".part")
-
-        def download() -> int | None:
-            """Stream into a .part file; only a complete download replaces the target."""
-            written = 0
-            try:
-                with partial.open("wb") as handle:
-                    for chunk in self.client.statement(account.id, fmt):
-                        if canceled.is_set():
-                            break
-                        handle.write(chunk)
-                        written += len(chunk)
-                if canceled.is_set():
-                    partial.unlink(missing_ok=True)
-                    return None
-                partial.replace(target)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            return written
-
-        def done(written: int | None) -> None:
-            if not isValid(self):
-                return
-            progress.close()
-            if written is None:
-                self.statusBar().showMessage("Statement export canceled", 8000)
-                return
-            self.statusBar().showMessage(f"Statement saved to {target} ({written:,} bytes)", 8000)
-            self.statement_saved.emit(str(target))
-
-        def failed(error: BaseException) -> None:
-            if not isValid(self):
-                return
-            progress.close()
-            if isinstance(error, OSError):
-                self.statusBar().showMessage(f"Cannot save the statement: {error}", 8000)
-                return
-            self._handle_error(error)
-
-        run_task(download, on_done=done, on_error=failed)
-
-    statement_saved = Signal(str)
 
     def logout(self) -> None:
         """End the session on the server and return to the sign-in dialog."""
@@ -630,7 +413,7 @@ class MainWindow(QMainWindow):
 
         run_task(self.client.logout, on_done=signed_out, on_error=signed_out)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Remember the window geometry."""
         if self.settings is not None:
             self.settings.setValue("window/geometry", self.saveGeometry())

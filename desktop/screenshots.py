@@ -22,7 +22,7 @@ from desktop.admin.dialogs import EditUserDialog
 from desktop.api.client import ApiError, BankClient, new_idempotency_key
 from desktop.dialogs.first_start import FirstStartDialog
 from desktop.dialogs.login import LoginDialog
-from desktop.dialogs.movement import MovementDialog
+from desktop.dialogs.movement import movement_dialog
 from desktop.local_server import LocalServer
 from desktop.main_window import MainWindow
 from desktop.widgets import child
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             assert account is not None
             loaded = window.accounts_model.items()
             for kind in ("deposit", "withdraw", "transfer"):
-                dialog = MovementDialog(client, kind, account, accounts=loaded, parent=window)
+                dialog = movement_dialog(client, kind, account, accounts=loaded, parent=window)
                 child(dialog, QLineEdit, "amountEdit").setText("125.50")
                 child(dialog, QLineEdit, "descriptionEdit").setText("Counter service")
                 if kind == "transfer":
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 child(dialog, QLineEdit, "amountEdit").setText("1,000")
                 save(dialog, folder, f"{kind}-dialog-invalid")
                 dialog.close()
-            dialog = MovementDialog(client, "withdraw", account, accounts=loaded, parent=window)
+            dialog = movement_dialog(client, "withdraw", account, accounts=loaded, parent=window)
             child(dialog, QLineEdit, "amountEdit").setText("999999")
             dialog.submit()
             settle(200)

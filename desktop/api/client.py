@@ -23,6 +23,7 @@ from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.admin import AuditEventPublic, DailyStats, Stats
 from shared.schemas.auth import TokenPair
 from shared.schemas.common import Page
+from shared.schemas.service import ServiceInfo
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 from shared.schemas.users import UserPublic, UserWithAccounts
 
@@ -54,6 +55,18 @@ class ApiError(Exception):
         return str(self.detail)
 
     @property
+    def fields(self) -> tuple[str, ...]:
+        """Return the request fields a validation error names (`loc`, not its sentences)."""
+        if not isinstance(self.detail, list):
+            return ()
+        names = []
+        for item in self.detail:
+            loc = item.get("loc", []) if isinstance(item, dict) else []
+            if len(loc) > 1 and str(loc[-1]) not in names:
+                names.append(str(loc[-1]))
+        return tuple(names)
+
+    @property
     def outcome_unknown(self) -> bool:
         """Tell whether the request may or may not have taken effect (retry with the same key)."""
         return self.status >= 500 or self.code == ErrorCode.IDEMPOTENCY_KEY_IN_USE
@@ -61,6 +74,19 @@ class ApiError(Exception):
 
 class NetworkError(Exception):
     """The server could not be reached or did not answer in time; the outcome is unknown."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class ApprovalRequired(Exception):
+    """The server took the request for a second person's approval (202); nothing changed yet."""
+
+    def __init__(self, approval: dict[str, Any]) -> None:
+        self.approval = approval
+        self.approval_id = approval.get("id")
+        super().__init__(f"approval {self.approval_id} required")
 
 
 class SessionExpired(Exception):
@@ -101,6 +127,13 @@ class BankClient:
 
     # -- session -----------------------------------------------------------------------
 
+    def set_server(self, base_url: str) -> None:
+        """Point a signed-out client at another server (the sign-in dialog's Server field)."""
+        if self.signed_in:
+            raise RuntimeError("sign out before changing the server")
+        self.base_url = base_url.rstrip("/")
+        self._http.base_url = httpx.URL(self.base_url)
+
     @property
     def signed_in(self) -> bool:
         """Tell whether the client holds tokens."""
@@ -111,7 +144,7 @@ class BankClient:
         self._http.close()
 
     def login(self, username: str, password: str) -> UserPublic:
-        """Sign in; raise ApiError(401, invalid_credentials) on a wrong password."""
+        """Sign in (again: the same client, re-authenticated in place); raise ApiError 401."""
         response = self._send("POST", "/login", data={"username": username, "password": password})
         self._store(TokenPair.model_validate(response.json()))
         self.user = self.me()
@@ -124,6 +157,7 @@ class BankClient:
                 self._authed("POST", "/logout")
         finally:
             self._forget()
+            self.user = None
 
     def _store(self, tokens: TokenPair) -> None:
         with self._lock:
@@ -181,7 +215,7 @@ class BankClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise NetworkError("the server did not answer in time") from exc
+            raise NetworkError("the server did not answer in time", timed_out=True) from exc
         except httpx.TransportError as exc:
             raise NetworkError(f"cannot reach the server at {self.base_url}") from exc
         if response.status_code >= 400:
@@ -200,7 +234,7 @@ class BankClient:
         token = self._token()
         headers["Authorization"] = f"Bearer {token}"
         try:
-            return self._send(method, path, headers=headers, **kwargs)
+            return _approved(self._send(method, path, headers=headers, **kwargs))
         except ApiError as error:
             if error.status != 401:
                 raise
@@ -208,7 +242,7 @@ class BankClient:
         self.refresh(used_access=token)
         headers["Authorization"] = f"Bearer {self._token()}"
         try:
-            return self._send(method, path, headers=headers, **kwargs)
+            return _approved(self._send(method, path, headers=headers, **kwargs))
         except ApiError as error:
             if error.status == 401:
                 self._forget()
@@ -216,6 +250,10 @@ class BankClient:
             raise
 
     # -- reads -------------------------------------------------------------------------
+
+    def service_info(self) -> ServiceInfo:
+        """Return the server's name and version (`GET /`)."""
+        return ServiceInfo.model_validate(self._send("GET", "/").json())
 
     def health(self) -> dict[str, Any]:
         """Return the server's health."""
@@ -292,7 +330,8 @@ class BankClient:
                 if response.status_code >= 400:
                     response.read()
                     body = response.json()
-                    raise ApiError(response.status_code, str(body.get("code")), body.get("detail"))
+                    raise ApiError(response.status_code, str(body.get("code")),
+                                   body.get("detail"), body.get("context"))  # fmt: skip
                 yield from response.iter_bytes()
         except httpx.TransportError as exc:
             raise NetworkError(f"cannot reach the server at {self.base_url}") from exc
@@ -324,6 +363,16 @@ class BankClient:
             body["nickname"] = nickname
         return AccountPublic.model_validate(self._authed("POST", "/accounts", json=body).json())
 
+    def update_account(self, account_id: int, version: int, **fields: Any) -> AccountPublic:
+        """Change an account's status or limits (admin), guarded by the version last read."""
+        body = {**fields, "version": version}
+        response = self._authed("PUT", f"/accounts/{account_id}/admin", json=body)
+        return AccountPublic.model_validate(response.json())
+
+    def close_account(self, account_id: int) -> None:
+        """Close a zero-balance account (admin); ApiError 409 says why when refused."""
+        self._authed("DELETE", f"/accounts/{account_id}")
+
     def deposit(self, account_id: int, amount: Decimal, description: str | None,
                 key: str) -> TransactionPublic:  # fmt: skip
         """Deposit cash under an Idempotency-Key."""
@@ -351,6 +400,15 @@ class BankClient:
             body["description"] = description
         response = self._authed("POST", "/transfers", json=body, headers={"Idempotency-Key": key})
         return TransferPublic.model_validate(response.json())
+
+
+def _approved(response: httpx.Response) -> httpx.Response:
+    """Pass an answer on, unless it is a 202 that waits for an approval (then raise)."""
+    if response.status_code == 202:
+        body = response.json()
+        if isinstance(body, dict) and body.get("code") == ErrorCode.APPROVAL_REQUIRED:
+            raise ApprovalRequired(dict(body.get("approval") or {}))
+    return response
 
 
 def model_json(model: BaseModel) -> dict[str, Any]:

@@ -1,178 +1,115 @@
-"""Small forms: register or edit a customer, open an account. Network calls run off-thread."""
+"""Small forms: open an account (then offer its first deposit), edit a customer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, QWidget
 
-from desktop.api.client import ApiError, BankClient
+from desktop import text
+from desktop.api.client import BankClient
+from desktop.dialogs.form import FormDialog, Request
+from desktop.dialogs.user_form import name_problem
+from desktop.text import tr
+from desktop.theme import Tone
 from desktop.widgets import named
-from desktop.workers import run_task
+from desktop.widgets.labels import ToneLabel
 from shared.money import SUPPORTED_CURRENCIES
+from shared.schemas.accounts import AccountPublic
+from shared.schemas.common import AccountType
 from shared.schemas.users import UserPublic
 
 
-class _FormDialog(QDialog):
-    """A form with an error line and OK/Cancel; subclasses supply the fields and the call."""
+class AccountDialog(FormDialog):
+    """Open an account for a customer; then offer to take its first deposit."""
 
-    completed = Signal(object)
+    deposit_requested = Signal(object)  # the AccountPublic just opened
 
-    def __init__(self, title: str, name: str, parent: QWidget | None) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(420)
-        self.form = QFormLayout()
-        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.error = named(QLabel(), "dialogError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.hide()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.error)
-        layout.addWidget(self.buttons)
-
-    def request(self) -> Callable[[], Any]:
-        """Read the form (on the GUI thread) and return the call that sends it (off it)."""
-        return lambda: None
-
-    def _submit(self) -> None:
-        self.error.hide()
-        self.buttons.setEnabled(False)
-        run_task(self.request(), on_done=self._done, on_error=self._failed)
-
-    def reject(self) -> None:
-        """Ignore Cancel and Escape while a request is out: its answer must arrive here."""
-        if self.buttons.isEnabled():
-            super().reject()
-
-    def _done(self, result: object) -> None:
-        self.buttons.setEnabled(True)
-        self.completed.emit(result)
-        self.accept()
-
-    def _failed(self, error: BaseException) -> None:
-        self.buttons.setEnabled(True)
-        text = error.message if isinstance(error, ApiError) else str(error)
-        self.error.setText(text)
-        self.error.show()
-
-
-class CustomerDialog(_FormDialog):
-    """Register a new customer (role user)."""
-
-    def __init__(self, client: BankClient, parent: QWidget | None = None) -> None:
-        super().__init__("New customer", "customerDialog", parent)
-        self.client = client
-        self.username = named(QLineEdit(), "usernameEdit")
-        self.full_name = named(QLineEdit(), "fullNameEdit")
-        self.email = named(QLineEdit(), "emailEdit")
-        self.password = named(QLineEdit(), "passwordEdit")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.form.addRow("Username", self.username)
-        self.form.addRow("Full name", self.full_name)
-        self.form.addRow("Email", self.email)
-        self.form.addRow("Initial password", self.password)
-
-    def request(self) -> Callable[[], UserPublic]:
-        fields = {
-            "username": self.username.text().strip(),
-            "full_name": self.full_name.text().strip(),
-            "email": self.email.text().strip(),
-            "password": self.password.text(),
-        }
-        return partial(self.client.create_user, **fields)
-
-
-class AccountDialog(_FormDialog):
-    """Open an account for a customer."""
-
-    def __init__(
-        self, client: BankClient, owner_id: int, owner_name: str, parent: QWidget | None = None
-    ) -> None:
-        super().__init__("Open account", "accountDialog", parent)
-        self.client = client
+    def __init__(self, client: BankClient, owner_id: int, owner_name: str,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(tr("Open account"), "accountDialog", client, parent)
         self.owner_id = owner_id
-        self.form.addRow("Customer", QLabel(f"{owner_name} (#{owner_id})"))
+        self.opened: AccountPublic | None = None
+        self.form.addRow(tr("Customer"), named(QLabel(owner_name), "ownerLabel"))
         self.account_type = named(QComboBox(), "accountTypeCombo")
-        self.account_type.addItems(["checking", "savings"])
+        for kind in AccountType:
+            self.account_type.addItem(text.account_type(kind), kind.value)
         self.currency = named(QComboBox(), "currencyCombo")
-        self.currency.addItems(list(SUPPORTED_CURRENCIES))
+        for code in SUPPORTED_CURRENCIES:
+            self.currency.addItem(text.currency_label(code), code)
         self.nickname = named(QLineEdit(), "nicknameEdit")
         self.nickname.setMaxLength(50)
-        self.form.addRow("Type", self.account_type)
-        self.form.addRow("Currency", self.currency)
-        self.form.addRow("Nickname", self.nickname)
+        self.nickname.setPlaceholderText(tr("Optional, e.g. Rainy day"))
+        self.nickname.textChanged.connect(self.update_state)
+        self.form.addRow(tr("&Type"), self.account_type)
+        self.form.addRow(tr("&Currency"), self.currency)
+        self.form.addRow(tr("&Nickname"), self.nickname)
+        self.deposit_button = named(QPushButton(tr("Take the first deposit…")),
+                                    "firstDepositButton")  # fmt: skip
+        self.deposit_button.clicked.connect(self._deposit)
+        self.built(self.account_type)
 
-    def request(self) -> Callable[[], Any]:
-        return partial(
-            self.client.open_account,
-            self.owner_id,
-            self.account_type.currentText(),
-            self.currency.currentText(),
-            self.nickname.text().strip() or None,
-        )
+    def problem(self) -> str | None:
+        """Return why the account cannot be opened as typed, or None."""
+        nickname = self.nickname.text().strip()
+        if nickname and not nickname.isprintable():
+            return tr("The nickname may hold printable characters only.")
+        return None
+
+    def request(self) -> Request:
+        nickname = self.nickname.text().strip() or None
+        args = (self.owner_id, self.account_type.currentData(), self.currency.currentData(),
+                nickname)  # fmt: skip
+        return self.client.open_account, args, {}
+
+    def finish(self, result: object) -> None:
+        if not isinstance(result, AccountPublic):
+            self.accept()
+            return
+        self.opened = result
+        self.offer(tr("Opened {number} ({kind}, {currency}). Take its first deposit now?").format(
+            number=result.number, kind=text.account_type(result.account_type),
+            currency=result.currency,
+        ), self.deposit_button)  # fmt: skip
+
+    def _deposit(self) -> None:
+        if self.opened is not None:
+            self.deposit_requested.emit(self.opened)
+        self.accept()
 
 
-class EditCustomerDialog(_FormDialog):
+class EditCustomerDialog(FormDialog):
     """Change a customer's full name, email or whether they may sign in.
 
     Only the fields that differ from `user` are sent (a teller may set exactly these three);
-    Ok stays disabled until something changed and the full name is not empty.
+    Ok stays disabled until something changed and the form is one the API accepts.
     """
 
     def __init__(self, client: BankClient, user: UserPublic, parent: QWidget | None = None) -> None:
-        super().__init__("Edit customer", "editCustomerDialog", parent)
-        self.client = client
+        super().__init__(tr("Edit customer"), "editCustomerDialog", client, parent)
         self.user = user
-        self.form.addRow(
-            "Customer", named(QLabel(f"{user.username} (#{user.id})"), "customerLabel")
-        )
+        self.form.addRow(tr("Customer"), named(QLabel(user.username), "customerLabel"))
         self.full_name = named(QLineEdit(user.full_name), "fullNameEdit")
         self.full_name.setMaxLength(100)
         self.email = named(QLineEdit(user.email), "emailEdit")
-        self.active = named(QCheckBox("Active"), "activeCheck")
+        self.active = named(QCheckBox(tr("Active")), "activeCheck")
         self.active.setChecked(user.is_active)
-        self.active.setToolTip("An inactive customer cannot sign in")
-        self.active_hint = named(
-            QLabel(
-                "Deactivating ends the customer's sessions; they cannot sign in until reactivated."
-            ),
-            "activeHint",
-        )
-        self.active_hint.setWordWrap(True)
-        self.active_hint.setStyleSheet("color: #8a5a00;")
+        self.active.setToolTip(tr("An inactive customer cannot sign in"))
+        self.active_hint = ToneLabel("activeHint")
+        self.active_hint.show_text(
+            tr("Deactivating ends the customer's sessions; they cannot sign in until "
+               "reactivated."), Tone.WARNING,
+        )  # fmt: skip
         self.active_hint.setVisible(False)
-        self.form.addRow("Full name", self.full_name)
-        self.form.addRow("Email", self.email)
+        self.form.addRow(tr("&Full name"), self.full_name)
+        self.form.addRow(tr("&Email"), self.email)
         self.form.addRow("", self.active)
         self.form.addRow("", self.active_hint)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.full_name.textChanged.connect(self._update)
-        self.email.textChanged.connect(self._update)
-        self.active.toggled.connect(self._update)
-        self._update()
+        self.full_name.textChanged.connect(self.update_state)
+        self.email.textChanged.connect(self.update_state)
+        self.active.toggled.connect(self.update_state)
+        self.built(self.full_name)
 
     def changes(self) -> dict[str, Any]:
         """Return the fields that differ from the customer as loaded."""
@@ -187,43 +124,23 @@ class EditCustomerDialog(_FormDialog):
             fields["is_active"] = self.active.isChecked()
         return fields
 
-    def _update(self) -> None:
+    def has_changes(self) -> bool:
+        """Tell whether anything differs from the customer as loaded."""
+        return bool(self.changes())
+
+    def problem(self) -> str | None:
+        """Return why the change would be refused, or None."""
+        return name_problem(self.full_name.text(), self.email.text())
+
+    def update_state(self) -> None:
+        """Warn about deactivating, then check the form."""
         self.active_hint.setVisible(self.user.is_active and not self.active.isChecked())
-        ready = bool(self.changes()) and bool(self.full_name.text().strip())
-        self.ok_button.setEnabled(ready and self.buttons.isEnabled())
+        super().update_state()
 
-    def _submit(self) -> None:
-        fields = self.changes()
-        if not fields or not self.full_name.text().strip():
-            return
-        self.error.hide()
-        self.buttons.setEnabled(False)
-        self._editable(False)
-        # The fields are read here, on the GUI thread; only the call runs on the worker.
-        run_task(
-            self.client.update_user, self.user.id, on_done=self._done, on_error=self._failed,
-            **fields,
-        )  # fmt: skip
+    def request(self) -> Request:
+        return self.client.update_user, (self.user.id,), self.changes()
 
-    def _done(self, result: object) -> None:
-        if not shiboken6.isValid(self):
-            return
+    def finish(self, result: object) -> None:
         if isinstance(result, UserPublic):
             self.user = result
-        super()._done(result)
-
-    def _failed(self, error: BaseException) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self._editable(True)
-        super()._failed(error)
-        self._update()
-
-    def reject(self) -> None:
-        """Cancel, except while the change is on its way (its outcome is shown first)."""
-        if self.buttons.isEnabled():
-            super().reject()
-
-    def _editable(self, editable: bool) -> None:
-        for widget in (self.full_name, self.email, self.active):
-            widget.setEnabled(editable)
+        self.accept()

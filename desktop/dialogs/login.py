@@ -16,22 +16,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api.client import ApiError, BankClient, NetworkError
+from desktop import messages
+from desktop.api.client import BankClient, NetworkError
+from desktop.text import tr
+from desktop.theme import Tone
 from desktop.widgets import named
+from desktop.widgets.labels import ToneLabel
 from desktop.workers import run_task
 
 
 def login_error_text(error: BaseException) -> str:
     """Say in plain words why signing in failed."""
-    if isinstance(error, ApiError):
-        if error.code == "invalid_credentials":
-            return "Wrong username or password."
-        if error.code == "rate_limited":
-            return "Too many attempts. Wait a moment and try again."
-        return error.message
-    if isinstance(error, NetworkError):
-        return f"Cannot reach the server. {error}"
-    return f"Sign-in failed: {error}"
+    if isinstance(error, NetworkError) and not error.timed_out:
+        return tr("Cannot reach the bank's server at this address.")
+    return messages.explain(error).text
 
 
 class LoginDialog(QDialog):
@@ -65,10 +63,8 @@ class LoginDialog(QDialog):
         self.password_edit = named(QLineEdit(), "passwordEdit")
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText("password")
-        self.error_label = named(QLabel(), "loginError")
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b00020;")
-        self.error_label.hide()
+        self.error_label = ToneLabel("loginError")
+        self.error_label.show_text("", Tone.ERROR)
         self.login_button = named(QPushButton("Sign in"), "loginButton")
         self.login_button.setDefault(True)
         self.login_button.clicked.connect(self.submit)
@@ -122,7 +118,6 @@ class LoginDialog(QDialog):
     def _failed(self, error: BaseException) -> None:
         self._busy(False)
         self._update_button()
-        self.error_label.setText(login_error_text(error))
-        self.error_label.show()
+        self.error_label.show_text(login_error_text(error), Tone.ERROR)
         self.password_edit.selectAll()
         self.password_edit.setFocus()

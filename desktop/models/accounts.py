@@ -5,24 +5,12 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, ClassVar
 
+from desktop import text, theme
 from desktop.api.client import BankClient
-from desktop.models.paging import (
-    FOREGROUND,
-    MUTED,
-    NEGATIVE,
-    TOOLTIP,
-    PagedTableModel,
-    local_time,
-)
-from shared.money import format_money
+from desktop.models.paging import FOREGROUND, TOOLTIP, PagedTableModel
+from desktop.text import QT_TRANSLATE_NOOP, tr
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus, Page
-
-_STATUS_TIPS = {
-    AccountStatus.ACTIVE: "Active: money can move in and out",
-    AccountStatus.FROZEN: "Frozen: no deposits, withdrawals or transfers until unfrozen",
-    AccountStatus.CLOSED: "Closed: final; the account keeps its history",
-}
 
 
 class AccountsModel(PagedTableModel[AccountPublic]):
@@ -40,7 +28,10 @@ class AccountsModel(PagedTableModel[AccountPublic]):
         NICKNAME = 6
 
     HEADERS: ClassVar[tuple[str, ...]] = (
-        "Number", "Owner", "Type", "Currency", "Balance", "Status", "Nickname",
+        QT_TRANSLATE_NOOP("bank", "Number"), QT_TRANSLATE_NOOP("bank", "Owner"),
+        QT_TRANSLATE_NOOP("bank", "Type"), QT_TRANSLATE_NOOP("bank", "Currency"),
+        QT_TRANSLATE_NOOP("bank", "Balance"), QT_TRANSLATE_NOOP("bank", "Status"),
+        QT_TRANSLATE_NOOP("bank", "Nickname"),
     )  # fmt: skip
     SORT_FIELDS: ClassVar[dict[int, str]] = {
         Column.NUMBER: "number",
@@ -48,6 +39,12 @@ class AccountsModel(PagedTableModel[AccountPublic]):
         Column.BALANCE: "balance",
     }
     RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.BALANCE})
+    # What a narrow table keeps longest (see desktop/widgets/columns.py): money before words.
+    PRIORITY: ClassVar[tuple[int, ...]] = (
+        Column.NUMBER, Column.BALANCE, Column.OWNER, Column.STATUS, Column.CURRENCY,
+        Column.TYPE, Column.NICKNAME,
+    )  # fmt: skip
+    STRETCH: ClassVar[int] = Column.OWNER
 
     def __init__(self, client: BankClient, page_size: int = 100, parent: Any = None) -> None:
         super().__init__(client, page_size, parent)
@@ -84,19 +81,19 @@ class AccountsModel(PagedTableModel[AccountPublic]):
         return (
             item.number,
             item.owner_name,
-            item.account_type.value.capitalize(),
+            text.account_type(item.account_type),
             item.currency,
-            format_money(item.balance, item.currency),
-            item.status.value.capitalize(),
+            text.money(item.balance, item.currency),
+            text.account_status(item.status),
             item.nickname or "",
         )
 
     def _role_data(self, item: AccountPublic, column: int, role: int) -> Any:
         if role == FOREGROUND:
             if item.status == AccountStatus.CLOSED:
-                return MUTED
+                return theme.colors().muted
             if column == self.Column.BALANCE and item.balance < 0:
-                return NEGATIVE
+                return theme.colors().negative
             return None
         if role == TOOLTIP:
             return self._tooltip(item, column)
@@ -105,17 +102,25 @@ class AccountsModel(PagedTableModel[AccountPublic]):
     @classmethod
     def _tooltip(cls, item: AccountPublic, column: int) -> str | None:
         if column == cls.Column.NUMBER:
-            opened = local_time(item.created_at, "%Y-%m-%d")
-            return f"Account {item.number} (id {item.id}), opened {opened}"
+            return tr("Account {number}, opened {day}").format(
+                number=item.number, day=text.date_text(item.created_at)
+            )
         if column == cls.Column.OWNER:
-            return f"{item.owner_name} (customer id {item.owner_id})"
+            return item.owner_name
+        if column == cls.Column.CURRENCY:
+            return text.currency_name(item.currency)
         if column == cls.Column.BALANCE:
-            daily = item.daily_withdrawal_limit
-            limit = format_money(daily, item.currency) if daily is not None else "none"
-            overdraft = format_money(item.overdraft_limit, item.currency)
-            return f"Overdraft limit {overdraft}; daily withdrawal limit {limit}"
+            return limits_text(item)
         if column == cls.Column.STATUS:
-            return _STATUS_TIPS.get(item.status)
+            return text.account_status_tip(item.status)
         if column == cls.Column.NICKNAME and item.nickname:
             return item.nickname
         return None
+
+
+def limits_text(account: AccountPublic) -> str:
+    """Return an account's limits in one sentence."""
+    daily = text.money_or(account.daily_withdrawal_limit, account.currency, tr("none"))
+    return tr("Overdraft limit {overdraft}; daily withdrawal limit {daily}").format(
+        overdraft=text.money(account.overdraft_limit, account.currency), daily=daily
+    )

@@ -1,18 +1,21 @@
-"""The bank's customers (users with role `user`) as a lazily paged, searchable table."""
+"""The bank's customers (users with role `user`) with their accounts, lazily paged, searchable."""
 
 from __future__ import annotations
 
 from enum import IntEnum
 from typing import Any, ClassVar
 
+from desktop import text, theme
 from desktop.api.client import BankClient
-from desktop.models.paging import FOREGROUND, MUTED, TOOLTIP, PagedTableModel, local_time
+from desktop.models.paging import FOREGROUND, TOOLTIP, PagedTableModel
+from desktop.models.summaries import account_totals, accounts_tooltip, any_negative, balances_text
+from desktop.text import QT_TRANSLATE_NOOP, tr
 from shared.schemas.common import Page, Role
-from shared.schemas.users import UserPublic
+from shared.schemas.users import UserWithAccounts
 
 
-class CustomersModel(PagedTableModel[UserPublic]):
-    """Customers matching a search, one page at a time; the UserPublic under UserRole."""
+class CustomersModel(PagedTableModel[UserWithAccounts]):
+    """Customers matching a search, with their accounts; the user under UserRole."""
 
     class Column(IntEnum):
         """The table's columns."""
@@ -20,21 +23,28 @@ class CustomersModel(PagedTableModel[UserPublic]):
         USERNAME = 0
         FULL_NAME = 1
         EMAIL = 2
-        ACTIVE = 3
-        CREATED = 4
+        ACCOUNTS = 3
+        BALANCES = 4
+        ACTIVE = 5
+        CREATED = 6
 
     HEADERS: ClassVar[tuple[str, ...]] = (
-        "Username",
-        "Full name",
-        "Email",
-        "Active",
-        "Customer since",
-    )
+        QT_TRANSLATE_NOOP("bank", "Username"), QT_TRANSLATE_NOOP("bank", "Full name"),
+        QT_TRANSLATE_NOOP("bank", "Email"), QT_TRANSLATE_NOOP("bank", "Accounts"),
+        QT_TRANSLATE_NOOP("bank", "Balances"), QT_TRANSLATE_NOOP("bank", "Active"),
+        QT_TRANSLATE_NOOP("bank", "Customer since"),
+    )  # fmt: skip
     SORT_FIELDS: ClassVar[dict[int, str]] = {
         Column.USERNAME: "username",
         Column.FULL_NAME: "full_name",
         Column.CREATED: "created_at",
     }
+    RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.ACCOUNTS, Column.BALANCES})
+    PRIORITY: ClassVar[tuple[int, ...]] = (
+        Column.FULL_NAME, Column.BALANCES, Column.USERNAME, Column.ACCOUNTS, Column.ACTIVE,
+        Column.EMAIL, Column.CREATED,
+    )  # fmt: skip
+    STRETCH: ClassVar[int] = Column.EMAIL
 
     def __init__(self, client: BankClient, page_size: int = 100, parent: Any = None) -> None:
         super().__init__(client, page_size, parent)
@@ -51,7 +61,7 @@ class CustomersModel(PagedTableModel[UserPublic]):
         self._sort, self._order = str(sort), str(order)
         self._reload()
 
-    def customer_at(self, row: int) -> UserPublic | None:
+    def customer_at(self, row: int) -> UserWithAccounts | None:
         """Return the customer on a row, or None outside the loaded rows."""
         return self.item_at(row)
 
@@ -61,27 +71,32 @@ class CustomersModel(PagedTableModel[UserPublic]):
         return {"role": Role.USER.value, "q": self._q}
 
     @staticmethod
-    def _load_page(client: BankClient, params: dict[str, Any]) -> Page[UserPublic]:
-        return client.users(**params)
+    def _load_page(client: BankClient, params: dict[str, Any]) -> Page[UserWithAccounts]:
+        return client.users_with_accounts(**params)
 
     @staticmethod
-    def _describe(item: UserPublic) -> tuple[str, ...]:
+    def _describe(item: UserWithAccounts) -> tuple[str, ...]:
+        open_count, _totals = account_totals(item.accounts)
         return (
             item.username,
             item.full_name,
             item.email,
-            "Yes" if item.is_active else "No",
-            local_time(item.created_at, "%Y-%m-%d"),
+            str(open_count),
+            balances_text(item.accounts),
+            text.yes_no(item.is_active),
+            text.date_text(item.created_at),
         )
 
-    def _role_data(self, item: UserPublic, column: int, role: int) -> Any:
+    def _role_data(self, item: UserWithAccounts, column: int, role: int) -> Any:
         if role == FOREGROUND:
-            return None if item.is_active else MUTED
+            if column == self.Column.BALANCES and any_negative(item.accounts):
+                return theme.colors().negative
+            return None if item.is_active else theme.colors().muted
         if role == TOOLTIP:
+            if column in (self.Column.ACCOUNTS, self.Column.BALANCES):
+                return accounts_tooltip(item.accounts)
             if column == self.Column.ACTIVE and not item.is_active:
-                return "Deactivated: cannot sign in"
+                return tr("Deactivated: cannot sign in")
             if column == self.Column.CREATED:
-                return local_time(item.created_at, "%Y-%m-%d %H:%M")
-            if column == self.Column.USERNAME:
-                return f"Customer id {item.id}"
+                return text.time_text(item.created_at)
         return None

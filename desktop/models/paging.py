@@ -15,7 +15,6 @@ the other roles answer (`_role_data`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar, override
 
@@ -27,10 +26,10 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor
 from shiboken6 import isValid
 
 from desktop.api.client import BankClient
+from desktop.text import tr
 from desktop.workers import run_task
 from shared.schemas.common import Page
 
@@ -45,17 +44,9 @@ FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-NEGATIVE = QColor("#c62828")
-POSITIVE = QColor("#2e7d32")
-MUTED = QColor("#8a8a8a")
 
 _ROOT = QModelIndex()
 _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
-
-
-def local_time(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Format an aware timestamp in the machine's time zone."""
-    return moment.astimezone().strftime(fmt)
 
 
 def _fetch[T](
@@ -244,12 +235,12 @@ class PagedTableModel[T: BaseModel](QAbstractTableModel):
             if role == ALIGNMENT and section in self.RIGHT_ALIGNED:
                 return RIGHT
             if role == TOOLTIP and section in self.SORT_FIELDS:
-                return f"Click to sort by {self.HEADERS[section].lower()}"
+                return tr("Click to sort by {column}").format(column=self._header(section).lower())
             return None
         return super().headerData(section, orientation, role)
 
     def _header(self, section: int) -> str:
-        return self.HEADERS[section]
+        return tr(self.HEADERS[section])
 
     @override
     def canFetchMore(self, parent: Index) -> bool:

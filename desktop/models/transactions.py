@@ -8,33 +8,25 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
 
+from desktop import text, theme
 from desktop.api.client import BankClient
-from desktop.models.paging import (
-    FOREGROUND,
-    NEGATIVE,
-    POSITIVE,
-    TOOLTIP,
-    PagedTableModel,
-    local_time,
-)
-from shared.money import format_money
+from desktop.models.paging import FOREGROUND, TOOLTIP, PagedTableModel
+from desktop.text import QT_TRANSLATE_NOOP, tr
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import Page, iso_utc_ms
 from shared.schemas.transactions import TransactionPublic, TransactionType
 
 CREDITS = frozenset({TransactionType.DEPOSIT, TransactionType.TRANSFER_IN})
-TYPE_NAMES = {
-    TransactionType.DEPOSIT: "Deposit",
-    TransactionType.WITHDRAWAL: "Withdrawal",
-    TransactionType.TRANSFER_IN: "Transfer in",
-    TransactionType.TRANSFER_OUT: "Transfer out",
-}
+
+
+def is_credit(item: TransactionPublic) -> bool:
+    """Tell whether an entry brought money into the account."""
+    return item.type in CREDITS
 
 
 def signed_amount(item: TransactionPublic) -> str:
     """Return the amount with its sign: credits "+1,250.00", debits "-40.00"."""
-    sign = "+" if item.type in CREDITS else "-"
-    return sign + format_money(item.amount)
+    return text.signed_money(item.amount, is_credit(item))
 
 
 class TransactionsModel(PagedTableModel[TransactionPublic]):
@@ -51,11 +43,18 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
         BALANCE = 5
 
     HEADERS: ClassVar[tuple[str, ...]] = (
-        "Date", "Type", "Description", "Counterparty", "Amount", "Balance",
+        QT_TRANSLATE_NOOP("bank", "Date"), QT_TRANSLATE_NOOP("bank", "Type"),
+        QT_TRANSLATE_NOOP("bank", "Description"), QT_TRANSLATE_NOOP("bank", "Counterparty"),
+        QT_TRANSLATE_NOOP("bank", "Amount"), QT_TRANSLATE_NOOP("bank", "Balance"),
     )  # fmt: skip
     SORT_FIELDS: ClassVar[dict[int, str]] = {Column.DATE: "created_at", Column.AMOUNT: "amount"}
     RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.AMOUNT, Column.BALANCE})
     DEFAULT_SORT: ClassVar[tuple[str, str]] = ("id", "desc")  # the API's default: newest first
+    PRIORITY: ClassVar[tuple[int, ...]] = (
+        Column.DATE, Column.AMOUNT, Column.BALANCE, Column.TYPE, Column.DESCRIPTION,
+        Column.COUNTERPARTY,
+    )  # fmt: skip
+    STRETCH: ClassVar[int] = Column.DESCRIPTION
 
     def __init__(self, client: BankClient, page_size: int = 100, parent: Any = None) -> None:
         super().__init__(client, page_size, parent)
@@ -91,13 +90,12 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
         """Return the entry on a row, or None outside the loaded rows."""
         return self.item_at(row)
 
-    def balance_points(self) -> list[tuple[float, float]]:
-        """Return (POSIX timestamp, balance after) of the loaded entries, oldest first."""
-        ordered = sorted(self._rows, key=lambda item: (item.created_at, item.id))
-        return [(item.created_at.timestamp(), float(item.balance_after)) for item in ordered]
+    def entries_oldest_first(self) -> list[TransactionPublic]:
+        """Return the loaded entries in the order they happened."""
+        return sorted(self._rows, key=lambda item: (item.created_at, item.id))
 
     def _header(self, section: int) -> str:
-        title = self.HEADERS[section]
+        title = tr(self.HEADERS[section])
         if self._account is not None and section in self.RIGHT_ALIGNED:
             return f"{title} ({self._account.currency})"
         return title
@@ -117,20 +115,21 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
     @staticmethod
     def _describe(item: TransactionPublic) -> tuple[str, ...]:
         return (
-            local_time(item.created_at),
-            TYPE_NAMES.get(item.type, str(item.type)),
+            text.time_text(item.created_at),
+            text.transaction_type(item.type),
             item.description or "",
             item.counterparty_number or "",
             signed_amount(item),
-            format_money(item.balance_after),
+            text.money(item.balance_after),
         )
 
     def _role_data(self, item: TransactionPublic, column: int, role: int) -> Any:
         if role == FOREGROUND:
+            colors = theme.colors()
             if column == self.Column.AMOUNT:
-                return POSITIVE if item.type in CREDITS else NEGATIVE
+                return colors.positive if is_credit(item) else colors.negative
             if column == self.Column.BALANCE and item.balance_after < 0:
-                return NEGATIVE
+                return colors.negative
             return None
         if role == TOOLTIP:
             return self._tooltip(item, column)
@@ -138,17 +137,19 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
 
     def _tooltip(self, item: TransactionPublic, column: int) -> str | None:
         if column == self.Column.DATE:
-            local = local_time(item.created_at, "%Y-%m-%d %H:%M:%S %Z")
-            return f"{local} ({iso_utc_ms(item.created_at)})"
+            return text.time_with_zone(item.created_at)
         if column == self.Column.TYPE:
-            by = f", by user {item.performed_by}" if item.performed_by is not None else ""
-            return f"Entry {item.id}{by}"
+            return tr("Entry no. {id}").format(id=item.id)
         if column == self.Column.DESCRIPTION and item.description:
             return item.description
         if column == self.Column.COUNTERPARTY and item.transfer_id is not None:
-            return f"Transfer {item.transfer_id} with account {item.counterparty_number}"
+            return tr("Transfer no. {id} with account {number}").format(
+                id=item.transfer_id, number=item.counterparty_number
+            )
         if self._account is not None and column == self.Column.AMOUNT:
-            return f"{signed_amount(item)} {self._account.currency}"
+            return text.signed_money(item.amount, is_credit(item), self._account.currency)
         if self._account is not None and column == self.Column.BALANCE:
-            return f"Balance after: {format_money(item.balance_after, self._account.currency)}"
+            return tr("Balance after: {balance}").format(
+                balance=text.money(item.balance_after, self._account.currency)
+            )
         return None

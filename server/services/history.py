@@ -142,6 +142,18 @@ def _period_text(head: StatementHead) -> tuple[str, str]:
     return start, iso_utc_ms(head.until)
 
 
+def _readable(moment: datetime) -> str:
+    """Return a period's end for people: "29 Nov 2026, 10:15:07 UTC" (minutes when whole)."""
+    moment = moment.astimezone(UTC)
+    clock = "%H:%M" if moment.second == 0 and moment.microsecond == 0 else "%H:%M:%S"
+    return moment.strftime(f"%d %b %Y, {clock} UTC")
+
+
+def _readable_period(head: StatementHead) -> str:
+    start = head.since or head.account.created_at
+    return f"{_readable(start)}  to  {_readable(head.until)}"
+
+
 async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
     """Stream a CSV statement, a few hundred rows per chunk."""
     buffer = io.StringIO()
@@ -176,7 +188,6 @@ def _render_pdf(head: StatementHead, entries: list[LedgerEntry]) -> bytes:
     from fpdf.fonts import FontFace
 
     account = head.account
-    start, end = _period_text(head)
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_title(f"Statement {account.number}")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -186,7 +197,7 @@ def _render_pdf(head: StatementHead, entries: list[LedgerEntry]) -> bytes:
     pdf.set_font("Helvetica", size=10)
     for label, value in (
         ("Holder", account.owner_name), ("Account", account.number),
-        ("Currency", account.currency), ("Period", f"{start}  to  {end}"),
+        ("Currency", account.currency), ("Period", _readable_period(head)),
         ("Opening balance", format_money(head.opening, account.currency)),
     ):  # fmt: skip
         pdf.cell(40, 6, label)

@@ -355,7 +355,7 @@ async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
             ctx, action=Action.MONEY_TRANSFER, session=session, target_type="transfer",
             target_id=transfer_id, details={**details, "currency": out.currency},
         )  # fmt: skip
-        public = transfer_public(record)
+        public = transfer_public(record).model_copy(update={"balance_after": out.balance_after})
         if claim is not None:
             await claim.complete(session, public)
         return public

@@ -25,6 +25,14 @@ class AuditEventPublic(BaseModel):
     ip: str | None
     request_id: str | None
     details: dict[str, Any] = Field(default_factory=dict)
+    actor_name: str | None = Field(
+        default=None, description="with `include=names`: the actor's username"
+    )
+    target_name: str | None = Field(
+        default=None,
+        description="with `include=names`: a user target's username, an account target's "
+        'number and holder ("0000000195 (Alice Smith)")',
+    )
 
 
 class AuditSort(StrEnum):

@@ -79,6 +79,11 @@ class TransferPublic(BaseModel):
     description: str | None
     performed_by: int | None
     created_at: Timestamp
+    balance_after: Money | None = Field(
+        default=None,
+        description="the source account's balance after the transfer: in the answer to POST "
+        "/transfers (and its Idempotency-Key replays) only, null when read later",
+    )
 
 
 class TransactionSort(StrEnum):

@@ -6,6 +6,7 @@ see statistics but no user management, customers see neither."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -27,10 +28,12 @@ from PySide6.QtWidgets import (
 
 from desktop import workers
 from desktop.admin import AdminPanel, StatsPanel
-from desktop.admin.dialogs import EditUserDialog, NewUserDialog, password_problem
-from desktop.admin.models import AuditModel, UsersModel
+from desktop.admin.audit_model import AuditModel
+from desktop.admin.dialogs import EditUserDialog
+from desktop.admin.models import UsersModel
 from desktop.admin.stats import COUNTS, day_value
 from desktop.api.client import BankClient
+from desktop.dialogs.user_form import NewUserDialog, password_problem
 from desktop.main_window import MainWindow
 from desktop.models.paging import PagedTableModel
 from shared.money import format_money
@@ -187,12 +190,12 @@ def test_users_model_shows_account_summaries_and_filters_on_the_server(
     texts = [model.data(model.index(row, c), DISPLAY) for c in range(model.columnCount())]
     column = UsersModel.Column
     assert texts[column.USERNAME] == "rita.rich"
-    assert texts[column.ROLE] == "User"
+    assert texts[column.ROLE] == "Customer"
     assert texts[column.ACCOUNTS] == "2"  # the closed account does not count
     assert texts[column.BALANCES] == "10.50 EUR · 1,250.00 USD"
     tip = model.data(model.index(row, column.ACCOUNTS), Qt.ItemDataRole.ToolTipRole)
     assert tip.count("\n") == 2
-    assert "closed" in tip
+    assert "Closed" in tip
 
     # Search, role filter and sort all happen on the server.
     model.set_query("rita")
@@ -237,7 +240,11 @@ def test_audit_model_filters_and_pages_like_the_api(
     assert model.total == deposits["total"] >= 2
     assert {e.action for e in model.items()} == {"money.deposit"}
     text = model.data(model.index(0, AuditModel.Column.TARGET), DISPLAY)
-    assert text.startswith("account #")
+    event = model.event_at(0)
+    assert event is not None
+    holder = expect(admin.get(f"/accounts/{event.target_id}"), 200)
+    assert text == f"Account {holder['number']} ({holder['owner_name']})"
+    assert model.data(model.index(0, AuditModel.Column.ACTOR), DISPLAY) == "admin"
 
     model.set_filters(target_type="user", target_id=rich_customer["id"])
     settled(qtbot, model)
@@ -362,7 +369,7 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     event = audit.model.event_at(0)
     assert event is not None
     assert event.action == "user.unlocked"
-    assert audit.count.text() == "1 events"
+    assert audit.count.text() == "1 event"
     panel.tabs.setCurrentWidget(view)
 
     # The dialog's own unlock button calls the same route.
@@ -412,11 +419,6 @@ def test_refused_changes_show_the_server_reason_and_change_nothing(
     window.tabs.setCurrentWidget(panel)
     view = panel.users
     settled(qtbot, panel.users_model)
-    # A new sign-in replaces the window's client; the lists and dialogs follow it.
-    old = window.client
-    window.client = BankClient(server.url)
-    window.client.login("admin", ADMIN_PASSWORD)
-    old.logout()
 
     # A customer whose accounts hold money cannot be deleted.
     owned = {"owner_id": rich_customer["id"], "status": "active"}
@@ -428,7 +430,7 @@ def test_refused_changes_show_the_server_reason_and_change_nothing(
     child(box, QPushButton, "confirmDeleteButton").click()
     refusal = shown(qtbot, view, QMessageBox, "deleteRefusedMessage")
     assert "rita.rich was not deleted" in refusal.text()
-    assert "hold money" in refusal.text()  # the server's own sentence
+    assert "still holds money" in refusal.text()  # the desktop's words for the code
     assert "Nothing was changed" in refusal.informativeText()
     refusal.button(QMessageBox.StandardButton.Ok).click()
     user = expect(admin.get(f"/users/{rich_customer['id']}"), 200)
@@ -529,7 +531,8 @@ def test_stats_panel_shows_the_figures_and_the_last_30_days(
     }
     usd = next(row for row in shown_figures["today"] if row[0] == "USD")
     deposits = stats["today"]["deposits"]["USD"]
-    assert usd[1] == f"{deposits['count']} · {format_money(Decimal(deposits['sum']))}"
+    assert shown_figures["headers"][:3] == ["Currency", "Deposits\nnumber", "Deposits\nsum"]
+    assert usd[1:3] == [f"{deposits['count']}", format_money(Decimal(deposits["sum"]))]
 
     chart = panel.chart
     assert len(chart.dates) == 30
@@ -538,13 +541,6 @@ def test_stats_panel_shows_the_figures_and_the_last_30_days(
     assert chart.values["deposits"] == [Decimal(n) for n in counts]
     assert chart.values["deposits"][-1] >= 2
     assert day_value(panel.daily.days[-1], "deposits", COUNTS) == counts[-1]  # type: ignore[union-attr]
-
-    # Signing in again replaces the window's client: the panel follows it, and never again
-    # uses the old one (whose session has ended).
-    old = window.client
-    window.client = BankClient(server.url)
-    window.client.login(me["username"], f"pw-{me['username']}-secret")
-    old.logout()
 
     # Volume in one currency; Refresh shows a new deposit.
     panel.measure.setCurrentIndex(panel.measure.findData("USD"))
@@ -569,4 +565,65 @@ def test_customer_sees_neither_statistics_nor_user_management(
     assert window.admin_panel is None
     for name in ("statsPanel", "adminPanel", "usersTable", "auditTable"):
         assert window.findChild(QWidget, name) is None, name
+    window.close()
+
+
+def test_the_audit_trail_reads_with_names_and_filters_by_username(
+    qtbot: Any, server: ServerProcess, admin: Api, rich_customer: dict[str, Any]
+) -> None:
+    window = open_window(qtbot, server, "admin", ADMIN_PASSWORD)
+    panel = child(window, AdminPanel, "adminPanel")
+    window.tabs.setCurrentWidget(panel)
+    panel.tabs.setCurrentWidget(panel.audit)
+    audit = panel.audit
+    qtbot.waitUntil(lambda: audit.model.rowCount() > 0, timeout=WAIT_MS)
+    column = AuditModel.Column
+
+    # The Actor filter takes a username.
+    qtbot.keyClicks(audit.actor, "admin")
+    me = expect(admin.get("/me"), 200)["id"]
+    qtbot.waitUntil(lambda: audit.model.filters.get("actor_id") == me
+                    and not audit.model.loading, timeout=WAIT_MS)  # fmt: skip
+    assert audit.model.total == expect(admin.get("/audit", params={"actor_id": me}), 200)["total"]
+    actors = {audit.model.index(r, column.ACTOR).data() for r in range(audit.model.rowCount())}
+    assert actors == {"admin"}  # names, not "#1"
+    # Account events name the account by number and holder; details read as words.
+    rows = range(audit.model.rowCount())
+    opened = next(r for r in rows if audit.model.event_at(r).action == "account.opened")
+    target = audit.model.index(opened, column.TARGET).data()
+    event = audit.model.event_at(opened)
+    number = expect(admin.get(f"/accounts/{event.target_id}"), 200)["number"]
+    assert target.startswith(f"Account {number} (")
+    assert audit.model.index(opened, column.ACTION).data() == "Account opened"
+    deposit = next(r for r in rows if audit.model.event_at(r).action == "money.deposit")
+    details = audit.model.index(deposit, column.DETAILS).data()
+    assert "Amount: " in details
+    assert re.search(r"Amount: [0-9,.]+ (USD|EUR)", details), details
+    assert "transaction_id" not in details
+    # The chosen event reads whole in the details pane.
+    audit.table.selectRow(deposit)
+    pane = audit.findChild(QWidget, "auditDetails")
+    qtbot.waitUntil(lambda: "Balance after" in pane.toPlainText(), timeout=WAIT_MS)
+    assert "Deposit" in pane.toPlainText()
+
+    # A sign-in's session id stays out of the table, shortened in the pane.
+    audit.actor.clear()
+    audit.action.setCurrentIndex(audit.action.findData("login.succeeded"))
+    qtbot.waitUntil(lambda: audit.model.filters.get("action") == "login.succeeded"
+                    and "actor_id" not in audit.model.filters and not audit.model.loading
+                    and audit.model.rowCount() > 0, timeout=WAIT_MS)  # fmt: skip
+    login = audit.model.event_at(0)
+    assert login is not None
+    assert audit.model.index(0, column.DETAILS).data() == ""
+    audit.table.selectRow(0)
+    qtbot.waitUntil(lambda: "Sign-in session" in pane.toPlainText(), timeout=WAIT_MS)
+    assert login.details["sid"] not in pane.toPlainText()
+    assert login.details["sid"][:8] in pane.toPlainText()
+
+    # An unknown username says so and shows nothing.
+    qtbot.keyClicks(audit.actor, "nobody.here")
+    hint = audit.findChild(QLabel, "actorHint")
+    qtbot.waitUntil(lambda: hint.isVisible() and not audit.model.loading
+                    and audit.model.total == 0, timeout=WAIT_MS)  # fmt: skip
+    assert hint.text() == "No user is named nobody.here."
     window.close()

@@ -27,7 +27,7 @@ from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QTableView
 
-from desktop import workers
+from desktop import theme, workers
 from desktop.api.client import ApiError, BankClient, NetworkError
 from desktop.models import AccountsModel, CustomersModel, PagedTableModel, TransactionsModel
 from shared.account_number import account_number
@@ -196,14 +196,14 @@ def test_accounts_model_shows_what_the_api_lists(
     assert cell(model, rows["ada_eur"], C.BALANCE) == "10.50 EUR"
     assert cell(model, rows["ada_eur"], C.TYPE) == "Savings"
     assert cell(model, rows["grace_usd"], C.BALANCE) == "-75.25 USD"
-    assert is_color(cell(model, rows["grace_usd"], C.BALANCE, FOREGROUND), QColor("#c62828"))
+    assert is_color(cell(model, rows["grace_usd"], C.BALANCE, FOREGROUND), theme.colors().negative)
     assert cell(model, rows["grace_usd"], C.NUMBER, FOREGROUND) is None
     assert cell(model, rows["ada_usd"], C.BALANCE, FOREGROUND) is None
     assert cell(model, rows["alan_frozen"], C.STATUS) == "Frozen"
     assert "Frozen" in cell(model, rows["alan_frozen"], C.STATUS, TOOLTIP)
     assert cell(model, rows["alan_closed"], C.STATUS) == "Closed"
     for c in C:  # a closed account is greyed out across the row
-        assert is_color(cell(model, rows["alan_closed"], c, FOREGROUND), QColor("#8a8a8a"))
+        assert is_color(cell(model, rows["alan_closed"], c, FOREGROUND), theme.colors().muted)
 
     # A newer version of a loaded account (after a deposit, say) is shown in place.
     newer = model.account_at(rows["ada_eur"]).model_copy(update={"balance": Decimal("-5.00")})
@@ -211,7 +211,7 @@ def test_accounts_model_shows_what_the_api_lists(
         assert model.replace(newer)
     assert [index.row() for index in changed.args[:2]] == [rows["ada_eur"]] * 2
     assert cell(model, rows["ada_eur"], C.BALANCE) == "-5.00 EUR"
-    assert is_color(cell(model, rows["ada_eur"], C.BALANCE, FOREGROUND), QColor("#c62828"))
+    assert is_color(cell(model, rows["ada_eur"], C.BALANCE, FOREGROUND), theme.colors().negative)
     assert not model.replace(newer.model_copy(update={"id": 10_000}))
 
     horizontal = Qt.Orientation.Horizontal
@@ -351,18 +351,20 @@ def test_transactions_model_shows_one_account_newest_first(
         assert model.transaction_at(row) == entry
         assert cell(model, row, C.AMOUNT, ALIGNMENT) == RIGHT
         assert cell(model, row, C.BALANCE, ALIGNMENT) == RIGHT
-        assert api["created_at"] in cell(model, row, C.DATE, TOOLTIP)
-    assert is_color(cell(model, 0, C.AMOUNT, FOREGROUND), QColor("#c62828"))
-    assert is_color(cell(model, 1, C.AMOUNT, FOREGROUND), QColor("#2e7d32"))
+        assert moment.strftime("%Y-%m-%d %H:%M:%S (UTC") in cell(model, row, C.DATE, TOOLTIP)
+    assert is_color(cell(model, 0, C.AMOUNT, FOREGROUND), theme.colors().negative)
+    assert is_color(cell(model, 1, C.AMOUNT, FOREGROUND), theme.colors().positive)
     assert cell(model, 0, C.BALANCE, FOREGROUND) is None
     horizontal = Qt.Orientation.Horizontal
     assert model.headerData(C.AMOUNT, horizontal, DISPLAY) == "Amount (USD)"
     assert model.headerData(C.DATE, horizontal, DISPLAY) == "Date"
 
-    points = model.balance_points()
-    assert [p[1] for p in points] == [1250.00, 1210.00, 1285.25, 1185.25]
-    assert [p[0] for p in points] == sorted(p[0] for p in points)
-    assert points[-1][1] == float(ada_usd.balance)
+    oldest_first = model.entries_oldest_first()
+    assert [e.balance_after for e in oldest_first] == [
+        Decimal("1250.00"), Decimal("1210.00"), Decimal("1285.25"), Decimal("1185.25"),
+    ]  # fmt: skip
+    assert [e.created_at for e in oldest_first] == sorted(e.created_at for e in oldest_first)
+    assert oldest_first[-1].balance_after == ada_usd.balance
 
     settle(qtbot, model, lambda: model.sort(C.AMOUNT, Qt.SortOrder.DescendingOrder))
     assert column(model, C.AMOUNT) == ["+1,250.00", "-100.00", "+75.25", "-40.00"]
@@ -380,15 +382,15 @@ def test_transactions_model_shows_one_account_newest_first(
     assert (model.sort_field, model.sort_order) == ("amount", "desc")  # the order stays
     assert column(model, C.AMOUNT) == ["-400.00", "+300.00", "+100.00", "-75.25"]
     assert cell(model, 0, C.BALANCE) == "-75.25"
-    assert is_color(cell(model, 0, C.BALANCE, FOREGROUND), QColor("#c62828"))
-    assert model.balance_points()[-1][1] == -75.25
+    assert is_color(cell(model, 0, C.BALANCE, FOREGROUND), theme.colors().negative)
+    assert model.entries_oldest_first()[-1].balance_after == Decimal("-75.25")
 
     model.set_account(None)
     assert model.rowCount() == 0
     assert model.total is None
     assert not model.canFetchMore(ROOT)
     assert not model.loading
-    assert model.balance_points() == []
+    assert model.entries_oldest_first() == []
 
 
 # ---------------------------------------------------------------- customers, real server
@@ -397,17 +399,23 @@ def test_transactions_model_shows_one_account_newest_first(
 def test_customers_model_lists_customers_only(
     qtbot: Any, qtmodeltester: Any, client: BankClient, admin: Api, bank: Bank
 ) -> None:
-    """Users with role `user`: columns, search, sort; staff never appear."""
+    """Users with role `user` and their accounts: columns, search, sort; staff never appear."""
     model = CustomersModel(client)
     qtmodeltester.check(model, force_py=True)
     settle(qtbot, model, model.set_query)
-    listed = expect(admin.get("/users", params={"role": "user", "limit": 200}), 200)
+    query = {"role": "user", "limit": 200, "include": "accounts"}
+    listed = expect(admin.get("/users", params=query), 200)
     assert model.total == listed["total"] == 4
     C = CustomersModel.Column
     for row, api in enumerate(listed["items"]):
         created = datetime.fromisoformat(api["created_at"]).astimezone().strftime("%Y-%m-%d")
+        open_accounts = [a for a in api["accounts"] if a["status"] != "closed"]
+        totals: dict[str, Decimal] = {}
+        for a in api["accounts"]:
+            totals[a["currency"]] = totals.get(a["currency"], Decimal(0)) + Decimal(a["balance"])
+        balances = " · ".join(money(v, c) for c, v in sorted(totals.items()))
         assert [cell(model, row, c) for c in C] == [
-            api["username"], api["full_name"], api["email"],
+            api["username"], api["full_name"], api["email"], str(len(open_accounts)), balances,
             "Yes" if api["is_active"] else "No", created,
         ]  # fmt: skip
         user = cell(model, row, C.USERNAME, USER)
@@ -417,10 +425,18 @@ def test_customers_model_lists_customers_only(
     ivan = model.row_of(bank.customers["ivan"]["id"])
     assert ivan is not None
     assert cell(model, ivan, C.ACTIVE) == "No"
-    assert is_color(cell(model, ivan, C.FULL_NAME, FOREGROUND), QColor("#8a8a8a"))
+    assert is_color(cell(model, ivan, C.FULL_NAME, FOREGROUND), theme.colors().muted)
     assert cell(model, 0, C.FULL_NAME, FOREGROUND) is None
     headers = [model.headerData(c, Qt.Orientation.Horizontal, DISPLAY) for c in C]
-    assert headers == ["Username", "Full name", "Email", "Active", "Customer since"]
+    assert headers == [
+        "Username", "Full name", "Email", "Accounts", "Balances", "Active", "Customer since",
+    ]  # fmt: skip
+    ada = model.row_of(bank.customers["ada"]["id"])
+    assert ada is not None
+    assert cell(model, ada, C.BALANCES) == "10.50 EUR · 1,185.25 USD"
+    tip = cell(model, ada, C.ACCOUNTS, TOOLTIP)
+    assert bank.accounts["ada_usd"]["number"] in tip
+    assert "Active" in tip
 
     settle(qtbot, model, lambda: model.set_query("HOPPER"))
     assert column(model, C.FULL_NAME) == ["Grace Hopper"]

@@ -25,12 +25,15 @@ from PySide6.QtWidgets import (
 from desktop.api.client import ApiError, BankClient, NetworkError, SessionExpired
 from desktop.dialogs.movement import (
     MovementDialog,
+    Receipt,
     Step,
     amount_problem,
-    explain_error,
+    explain_failure,
+    movement_dialog,
     receipt_html,
     write_receipt,
 )
+from desktop.dialogs.movement import base as base_module
 from shared.account_number import account_number
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
@@ -142,7 +145,7 @@ def entries(mongo: Any, account: AccountPublic, **query: Any) -> int:
 
 def make_dialog(qtbot: Any, client: BankClient, kind: str, account: AccountPublic,
                 accounts: list[AccountPublic] | None = None) -> MovementDialog:  # fmt: skip
-    dialog = MovementDialog(client, kind, account, accounts)
+    dialog = movement_dialog(client, kind, account, accounts)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -269,7 +272,7 @@ def test_transfer_looks_up_the_payee_and_moves_money(
     fill(dialog, "200", "Rent", to=dest.number)
     payee = child(dialog, QLabel, "payeeLabel")
     qtbot.waitUntil(lambda: "B. Jones" in payee.text(), timeout=WAIT_MS)
-    assert payee.text() == "B. Jones · USD · checking"
+    assert payee.text() == "B. Jones · USD · Checking"
     assert "Alice" not in payee.text()
     wait_ok_enabled(qtbot, dialog)
     ok_button(dialog).click()
@@ -446,7 +449,10 @@ def test_insufficient_funds_is_explained_and_nothing_moves(
     ok_button(dialog).click()
     ok_button(dialog).click()
     text = wait_error(qtbot, dialog)
-    assert text.startswith("Not enough money in the account (balance 100.00 USD)")
+    assert text == (
+        "Not enough money in the account: 100.00 USD available, 500.00 USD requested. "
+        "No money moved."
+    )
     assert dialog.isVisible()
     assert dialog.step is Step.EDITING
     assert ok_button(dialog).text() == "Review"
@@ -472,7 +478,9 @@ def test_refusal_of_an_account_frozen_meanwhile_is_explained(
     fill(dialog, "5")
     ok_button(dialog).click()
     ok_button(dialog).click()
-    assert "not active" in wait_error(qtbot, dialog)
+    assert wait_error(qtbot, dialog) == (
+        "The account is frozen; no money can move on it. No money moved."
+    )
     assert balance(admin, account) == Decimal("20.00")
 
 
@@ -603,13 +611,29 @@ def test_receipt_is_saved_as_pdf(
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
     )
+    written: list[Receipt] = []
+    real = base_module.write_receipt
+
+    def recording(path: Path, receipt: Receipt) -> None:
+        written.append(receipt)
+        real(path, receipt)
+
+    monkeypatch.setattr(base_module, "write_receipt", recording)
     child(dialog, QPushButton, "receiptButton").click()
+    teller = client.user
+    assert teller is not None
+    # Who moved the money, by name: not "Performed by user 2".
+    receipt = written[0]
+    assert receipt.performed_by == f"{teller.full_name} ({teller.username})"
+    page = receipt_html(receipt)
+    assert f"{teller.full_name} ({teller.username})" in page
+    assert "user " + str(teller.id) not in page
     data = target.read_bytes()
     assert data.startswith(b"%PDF")
     assert b"%%EOF" in data[-64:]
     assert str(target) in child(dialog, QLabel, "resultLabel").text()
 
-    page = receipt_html(result, account, "deposit")
+    page = receipt_html(Receipt(result, account, "deposit"))
     for needle in ("Bank System", "Cash deposit", account.number, "2.50 USD", "12.50 USD",
                    "Receipt &lt;b&gt;test&lt;/b&gt;", f">{result.id}<"):  # fmt: skip
         assert needle in page
@@ -623,49 +647,64 @@ def test_write_receipt_needs_no_dialog(alice: dict[str, Any], qapp: Any, tmp_pat
         performed_by=3, created_at=datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
     )  # fmt: skip
     path = tmp_path / "transfer.pdf"
-    write_receipt(path, transfer, account, "transfer", balance_after=Decimal("8.75"))
+    receipt = Receipt(transfer, account, "transfer", balance_after=Decimal("8.75"))
+    write_receipt(path, receipt)
     assert path.read_bytes().startswith(b"%PDF")
-    page = receipt_html(transfer, account, "transfer", balance_after=Decimal("8.75"))
+    page = receipt_html(receipt)
     assert "1,250.00 USD" in page
     assert "8.75 USD" in page
     assert account_number(12) in page
     with pytest.raises(OSError):
-        write_receipt(tmp_path / "missing" / "x.pdf", transfer, account, "transfer")
+        write_receipt(tmp_path / "missing" / "x.pdf", receipt)
 
 
 # ---------------------------------------------------------------- plain words for every code
+
+NONSENSE = "zxq wibble 42"  # a detail no wording may repeat: the words come from code and facts
 
 
 @pytest.mark.parametrize(
     ("error", "words", "unknown"),
     [
-        (ApiError(409, "insufficient_funds", "insufficient funds: balance 1234.50 USD"),
-         "Not enough money in the account (balance 1,234.50 USD)", False),
-        (ApiError(409, "limit_exceeded", "the daily withdrawal limit of 10000.00 USD would be "
-                  "exceeded (9950.00 already out today)"),
-         "daily withdrawal limit of 10,000.00 USD", False),
-        (ApiError(409, "account_not_active", "the account is frozen"), "not active", False),
-        (ApiError(409, "currency_mismatch", "x"), "different currencies", False),
-        (ApiError(422, "same_account", "x"), "is the source account", False),
-        (ApiError(404, "not_found", "account not found"), "not found", False),
-        (ApiError(403, "forbidden", "cash is handled by tellers"), "not allowed", False),
-        (ApiError(422, "validation_error", [{"loc": ["body", "amount"], "msg": "bad"}]),
-         "amount: bad", False),
-        (ApiError(503, "service_unavailable", "x"), "database is not answering", True),
-        (ApiError(500, "internal_error", "x"), "may or may not", True),
-        (ApiError(409, "idempotency_key_in_use", "x"), "still working", True),
-        (ApiError(429, "rate_limited", "x"), "Too many requests", False),
-        (SessionExpired("gone"), "session has expired", False),
-        (NetworkError("the server did not answer in time"), "did not answer in time", True),
+        (ApiError(409, "insufficient_funds", NONSENSE,
+                  {"available": "1234.50", "requested": "2000.00", "currency": "USD"}),
+         "Not enough money in the account: 1,234.50 USD available, 2,000.00 USD requested. "
+         "No money moved.", False),
+        (ApiError(409, "limit_exceeded", NONSENSE,
+                  {"limit": "10000.00", "used": "9950.00", "requested": "60.00",
+                   "currency": "USD"}),
+         "This would exceed the daily withdrawal limit of 10,000.00 USD: 9,950.00 USD already "
+         "withdrawn or transferred out today, 60.00 USD requested. No money moved.", False),
+        (ApiError(409, "account_not_active", NONSENSE, {"account_id": 7, "status": "frozen"}),
+         "The destination account is frozen", False),
+        (ApiError(409, "account_not_active", NONSENSE, {"account_id": 3, "status": "closed"}),
+         "The source account is closed", False),
+        (ApiError(409, "currency_mismatch", NONSENSE, {"from": "USD", "to": "EUR"}),
+         "holds USD and the destination EUR", False),
+        (ApiError(422, "same_account", NONSENSE), "is the source account", False),
+        (ApiError(404, "not_found", NONSENSE), "No active account has that number", False),
+        (ApiError(403, "forbidden", NONSENSE), "Your role may not do this. No money moved.",
+         False),
+        (ApiError(422, "validation_error", [{"loc": ["body", "amount"], "msg": NONSENSE}]),
+         "did not accept the amount", False),
+        (ApiError(503, "service_unavailable", NONSENSE), "database is not answering", True),
+        (ApiError(500, "internal_error", NONSENSE), "may or may not", True),
+        (ApiError(409, "idempotency_key_in_use", NONSENSE), "still working", True),
+        (ApiError(429, "rate_limited", NONSENSE, {"retry_after": 1}),
+         "try again in 1 second.", False),
+        (SessionExpired(NONSENSE), "session has ended", False),
+        (NetworkError(NONSENSE, timed_out=True), "did not answer in time", True),
     ],
 )  # fmt: skip
 def test_errors_are_explained_in_plain_words(
     error: BaseException, words: str, unknown: bool
 ) -> None:
-    kind = "transfer" if getattr(error, "code", "") in ("same_account", "currency_mismatch") \
-        else "withdraw"  # fmt: skip
-    message, is_unknown = explain_error(error, kind)
-    assert words.lower() in message.lower()
-    assert is_unknown is unknown
+    source, destination = 3, 7
+    explanation = explain_failure(error, "transfer", source, account_number(destination))
+    assert words.lower() in explanation.text.lower()
+    assert NONSENSE not in explanation.text
+    assert explanation.unknown is unknown
     if unknown:
-        assert "Retry" in message
+        assert "Retry" in explanation.text
+    else:
+        assert explanation.text.endswith(("No money moved.", "No money moved"))

@@ -152,3 +152,30 @@ def test_daily_stats_end_today_and_agree_with_today(history: dict[str, Any], adm
 
 def test_admin_password_fixture_still_signs_in(anon: Api) -> None:
     anon.login("admin", ADMIN_PASSWORD)
+
+
+def test_include_names_names_actors_and_targets(history: dict[str, Any], admin: Api) -> None:
+    customer, first = history["customer"], history["first"]
+    plain = expect(admin.get("/audit", params={"actor_id": customer["id"]}), 200)["items"]
+    assert all(e["actor_name"] is None and e["target_name"] is None for e in plain)
+    named = expect(admin.get("/audit", params={"actor_id": customer["id"], "include": "names"}),
+                   200)["items"]  # fmt: skip
+    assert [{**e, "actor_name": None, "target_name": None} for e in named] == plain
+    assert {e["actor_name"] for e in named} == {customer["username"]}
+    opened = next(e for e in named if e["action"] == "account.opened"
+                  and e["target_id"] == first["id"])  # fmt: skip
+    assert opened["target_name"] == f"{first['number']} (Renamed Customer)"
+    renamed = expect(
+        admin.get(
+            "/audit",
+            params={"action": "user.updated", "include": "names", "target_id": customer["id"]},
+        ),
+        200,
+    )["items"]
+    assert renamed[0]["target_name"] == customer["username"]
+    assert renamed[0]["actor_name"] == "admin"
+    transfers = expect(
+        admin.get("/audit", params={"action": "money.transfer", "include": "names"}), 200
+    )["items"]
+    assert transfers[0]["target_name"] is None  # a transfer has no name of its own
+    expect(admin.get("/audit", params={"include": "accounts"}), 422, "validation_error")

@@ -715,6 +715,13 @@ def test_csv_cells_never_start_a_spreadsheet_formula(
 # ---------------------------------------------------------------- PDF statements
 
 
+def readable(iso: str) -> str:
+    """Return how a PDF statement prints a period's end: "29 Nov 2026, 10:15:07 UTC"."""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    clock = "%H:%M" if moment.second == 0 and moment.microsecond == 0 else "%H:%M:%S"
+    return moment.strftime(f"%d %b %Y, {clock} UTC")
+
+
 def test_pdf_statement(
     owner: tuple[dict[str, Any], Api], account: dict[str, Any], entries: list[dict[str, Any]]
 ) -> None:
@@ -751,7 +758,9 @@ def test_pdf_statement_of_a_period(
     assert account["number"] in text
     assert money("679.50", "USD") in text  # opening: the balance before `since`
     assert money("1731.40", "USD") in text  # closing: the last balance in the period
-    assert since in text  # the period
+    # The period reads as dates and times, not as ISO timestamps.
+    assert f"{readable(since)}  to  {readable(until)}" in text
+    assert since not in text
     assert {int(tx["id"]) for tx in entries[3:8]} <= table_ids(text)
     # Entries outside the period are not lines of this statement.
     listed = table_ids(text)

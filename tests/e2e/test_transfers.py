@@ -27,7 +27,7 @@ Party = tuple[dict[str, Any], Api]
 
 TRANSFER_KEYS = {
     "id", "from_account_id", "to_account_id", "from_number", "to_number", "amount",
-    "description", "performed_by", "created_at",
+    "description", "performed_by", "created_at", "balance_after",
 }  # fmt: skip
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -236,6 +236,7 @@ def test_transfer_answers_and_moves_money_exactly(
     assert transfer["amount"] == "30.25"
     assert transfer["description"] == "rent for May"
     assert transfer["performed_by"] == owner["id"]
+    assert transfer["balance_after"] == "69.75"  # the source's, so the sender needs no re-read
     assert TIMESTAMP.fullmatch(transfer["created_at"]), transfer["created_at"]
     created = datetime.fromisoformat(transfer["created_at"])
     assert started - timedelta(seconds=5) <= created <= datetime.now(UTC) + timedelta(seconds=5)
@@ -266,8 +267,10 @@ def test_transfer_answers_and_moves_money_exactly(
     assert got["counterparty_number"] == source["number"]
     assert got["amount"] == "30.25"
 
-    # GET answers exactly what the POST answered.
-    assert expect(api.get(f"/transfers/{transfer['id']}"), 200) == transfer
+    # GET answers what the POST answered, but for the source's balance: only the sender's
+    # answer carries it (the payee may read the transfer, never the source's balance).
+    read = expect(api.get(f"/transfers/{transfer['id']}"), 200)
+    assert read == {**transfer, "balance_after": None}
 
 
 def test_json_number_amounts_and_no_description(
@@ -707,9 +710,10 @@ def test_get_transfer_for_each_side_and_staff_only(
     source, dest = mine(deposit="10.00"), theirs()
     transfer = expect(send(customer[1], source, dest, "3.00", description="lunch"), 201)
     path = f"/transfers/{transfer['id']}"
+    later = {**transfer, "balance_after": None}  # the sender's balance is in the POST only
     for api in (customer[1], payee[1], teller, admin):
-        assert expect(api.get(path), 200) == transfer
-        assert expect(api.get(path + "/"), 200) == transfer
+        assert expect(api.get(path), 200) == later
+        assert expect(api.get(path + "/"), 200) == later
     hidden = expect(stranger[1].get(path), 404, "not_found")
     missing = expect(stranger[1].get("/transfers/999999"), 404, "not_found")
     assert hidden == missing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
@@ -29,11 +29,15 @@ async def audit(
     target_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     since: Annotated[TimestampFilter | None, Query(description="inclusive")] = None,
     until: Annotated[TimestampFilter | None, Query(description="exclusive")] = None,
+    include: Annotated[
+        Literal["names"] | None,
+        Query(description="`names`: each event also gets `actor_name` and `target_name`"),
+    ] = None,
 ) -> Page[AuditEventPublic]:
     """Page through the audit trail, newest first; events are never changed or deleted."""
     return await admin.list_audit(
         params, actor_id=actor_id, action=action, target_type=target_type,
-        target_id=target_id, since=since, until=until,
+        target_id=target_id, since=since, until=until, names=include == "names",
     )  # fmt: skip
 
 

@@ -1,0 +1,173 @@
+"""The Accounts tab: search the accounts; the chosen one's head, balance chart and history.
+
+The detail side always shows an account the list shows: a search that leaves the chosen
+account out empties it (and chooses it again if the new results hold it), and the chart
+never keeps a previous account's axes.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QLabel,
+    QMenu,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import text
+from desktop.api.client import BankClient
+from desktop.models.accounts import AccountsModel
+from desktop.models.paging import MAX_PAGE_SIZE
+from desktop.models.transactions import TransactionsModel
+from desktop.text import plural, tr
+from desktop.widgets import named
+from desktop.widgets.account_panel import AccountPanel
+from desktop.widgets.chart import BalanceChart
+from desktop.widgets.search import SearchField, choice_box, list_layout
+from desktop.widgets.tables import PagedTable, select_when_loaded
+from shared.schemas.accounts import AccountPublic
+from shared.schemas.common import AccountStatus
+
+
+class AccountsTab(QWidget):
+    """Accounts on the left; the chosen account's head, chart and history on the right."""
+
+    account_changed = Signal(object)  # the AccountPublic shown, or None
+
+    def __init__(
+        self, client: BankClient, *, administers: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("accountsTab")
+        # The contract's largest page: half the round trips and repaints of a long scroll.
+        self.accounts_model = AccountsModel(client, page_size=MAX_PAGE_SIZE, parent=self)
+        self.transactions_model = TransactionsModel(client, parent=self)
+        self.table = PagedTable("accountsTable", self.accounts_model)
+        self.search = SearchField("accountSearchEdit", self.table)
+        self.search.setPlaceholderText(tr("Search number, nickname or holder…"))
+        self.status_filter = choice_box(
+            "statusFilter", tr("All statuses"),
+            ((text.account_status(status), status.value) for status in AccountStatus),
+        )  # fmt: skip
+        self.count = named(QLabel(), "accountsCount")
+        self.panel = AccountPanel(administers)
+        self.chart = BalanceChart()
+        self.chart.setObjectName("balanceChart")
+        self.history = PagedTable("transactionsTable", self.transactions_model)
+        self.menu_actions: list[QAction | None] = []  # the table's context menu (None: a line)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self._build()
+        self._wire()
+
+    def _build(self) -> None:
+        left = QWidget()
+        list_layout(left, self.search, (self.status_filter,), self.table, self.count)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.panel)
+        right_layout.addWidget(self.chart, 2)
+        right_layout.addWidget(self.history, 3)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setChildrenCollapsible(False)
+        # Both halves grow with the window; each keeps room for its money columns.
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        left.setMinimumWidth(330)
+        right.setMinimumWidth(380)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def _wire(self) -> None:
+        self.search.settled.connect(lambda _text: self.apply_search())
+        self.status_filter.currentIndexChanged.connect(lambda _i: self.apply_search())
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        # A reset clears the selection without a signal: the detail side must follow it.
+        self.accounts_model.modelReset.connect(lambda: self.show_account(None))
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.accounts_model.total_changed.connect(
+            lambda total: self.count.setText(plural(total, tr("%n account"), tr("%n accounts")))
+        )
+        self.transactions_model.modelReset.connect(self.redraw_chart)
+        self.transactions_model.rowsInserted.connect(lambda *_: self.redraw_chart())
+        self.transactions_model.total_changed.connect(lambda _t: self.redraw_chart())
+
+    # -- state -------------------------------------------------------------------------
+
+    def selected_account(self) -> AccountPublic | None:
+        """Return the account chosen in the table."""
+        index = self.table.currentIndex()
+        return self.accounts_model.account_at(index.row()) if index.isValid() else None
+
+    def shown_account(self) -> AccountPublic | None:
+        """Return the account the detail side shows."""
+        return self.panel.account
+
+    def select(self, account_id: int) -> None:
+        """Choose an account in the table once it is loaded."""
+        row = self.accounts_model.row_of(account_id)
+        if row is not None:
+            self.table.setCurrentIndex(self.accounts_model.index(row, 0))
+        else:
+            select_when_loaded(self.table, self.accounts_model, account_id)
+
+    def apply_search(self) -> None:
+        """Show the accounts matching the search box and the status filter."""
+        self.search.settle_now()
+        chosen = self.selected_account()
+        self.accounts_model.set_query(self.search.text().strip(), self.status_filter.currentData())
+        if chosen is not None:  # chosen again if the new results hold it
+            select_when_loaded(self.table, self.accounts_model, chosen.id)
+
+    def refresh(self) -> None:
+        """Reload the accounts, keeping the chosen one chosen (and shown)."""
+        chosen = self.selected_account() or self.shown_account()
+        self.accounts_model.refresh()
+        if chosen is not None:
+            select_when_loaded(self.table, self.accounts_model, chosen.id)
+
+    def show_account(self, account: AccountPublic | None) -> None:
+        """Show an account's head, history and chart (None: an empty detail side)."""
+        self.panel.show_account(account)
+        self.transactions_model.set_account(account)  # a fresh history with a fresh balance
+        self.redraw_chart()
+        self.account_changed.emit(account)
+
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        account = self.accounts_model.account_at(current.row()) if current.isValid() else None
+        self.show_account(account)
+
+    def redraw_chart(self) -> None:
+        """Draw the shown account's balance, or say why there is nothing to draw."""
+        account = self.transactions_model.account
+        model = self.transactions_model
+        if account is None:
+            self.chart.show_message(tr("Choose an account to see its balance over time."))
+        elif model.total is None:
+            self.chart.show_message(tr("Loading the history…"))
+        else:
+            # The account's opening is the start only when every entry is loaded.
+            whole = model.rowCount() >= model.total
+            self.chart.show_entries(
+                model.entries_oldest_first(), account.currency,
+                opened=account.created_at if whole else None,
+            )  # fmt: skip
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return
+        self.table.setCurrentIndex(index)
+        menu = QMenu(self)
+        menu.setObjectName("accountMenu")
+        for action in self.menu_actions:
+            if action is None:
+                menu.addSeparator()
+            elif action.isVisible():
+                menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(position))
