@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
+    # The business date is kept in this timezone from the first start on (API.md).
+    bank_timezone: str = "UTC"
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None
@@ -85,6 +87,17 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_interval_minutes: int = Field(default=0, ge=0)
     backup_keep: int = Field(default=7, ge=1)
+
+    @field_validator("bank_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
+        return value
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,12 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server import __version__, backup, observability
 from server.api.deps import client_ip
 from server.api.errors import install_error_handlers
-from server.api.routes import accounts, admin, auth, money, service, users
+from server.api.routes import accounts, admin, auth, ledger, money, service, tills, users
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import parse_trusted_proxies
-from server.services import bootstrap
+from server.services import bootstrap, calendar
+from server.services.ledger import migration
 
 log = logging.getLogger("bank.server")
 
@@ -126,6 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limits = AbuseLimits(settings)
         try:
             app.state.database = await init_database(client, settings.database_name)
+            await calendar.ensure(settings.bank_timezone)
+            app.state.ledger = migration.MigrationGate()
+            migrating = asyncio.create_task(
+                migration.run(app.state.database, timezone=settings.bank_timezone,
+                              gate=app.state.ledger),
+                name="ledger-migration",
+            )  # fmt: skip
             if settings.bank_demo:
                 await bootstrap.seed_demo(app.state.database, settings)
             elif generated := await bootstrap.ensure_admin(app.state.database, settings):
@@ -138,6 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                migrating.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await migrating
                 if scheduler is not None:
                     await scheduler.stop()
         finally:
@@ -161,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
-                   money.routes, admin.routes):  # fmt: skip
+                   money.routes, tills.routes, ledger.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and

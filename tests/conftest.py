@@ -20,6 +20,7 @@ from tests.support import (
     ServerProcess,
     expect,
     leaked_secrets,
+    open_till_session,
     remember_secrets,
 )
 
@@ -82,8 +83,9 @@ def anon(server: ServerProcess) -> Iterator[Api]:
 
 @pytest.fixture(scope="module")
 def admin(anon: Api) -> Iterator[Api]:
-    """A client signed in as the bootstrap admin."""
+    """A client signed in as the bootstrap admin, with an open till session for cash."""
     api = anon.login("admin", ADMIN_PASSWORD)
+    open_till_session(api, api)
     yield api
     api.close()
 
@@ -123,9 +125,11 @@ def make_user(admin: Api, anon: Api) -> Callable[..., tuple[dict[str, Any], Api]
 
 
 @pytest.fixture(scope="module")
-def teller(make_user: Callable[..., tuple[dict[str, Any], Api]]) -> Api:
-    """A client signed in as a teller."""
-    return make_user("teller")[1]
+def teller(make_user: Callable[..., tuple[dict[str, Any], Api]], admin: Api) -> Api:
+    """A client signed in as a teller, with an open session on a till of their own."""
+    api = make_user("teller")[1]
+    open_till_session(admin, api)
+    return api
 
 
 @pytest.fixture(scope="module")

@@ -212,3 +212,16 @@ def iso_ms(moment: datetime) -> str:
 def user_id(api: Api) -> int:
     """Return the id of the user an Api is signed in as."""
     return int(expect(api.get("/me"), 200)["id"])
+
+
+def open_till_session(manager: Api, staff: Api, name: str | None = None) -> dict[str, Any]:
+    """Give a staff member an open session on a new till (created by a supervisor or admin).
+
+    Staff cash goes through a till (API.md "Cash needs a till"); returns the session.
+    """
+    current = staff.get("/sessions/current")
+    if current.status_code == 200:
+        return dict(current.json())
+    me = expect(staff.get("/me"), 200)
+    till = expect(manager.post("/tills", json={"name": name or f"Till of {me['username']}"}), 201)
+    return dict(expect(staff.post(f"/tills/{till['id']}/sessions", json={}), 201))

@@ -166,8 +166,23 @@ def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
 AnonCtx = Annotated[Ctx, Depends(anonymous_ctx)]
 OptionalCtx = Annotated[Ctx, Depends(optional_ctx)]
 UserCtx = Annotated[Ctx, Depends(user_ctx)]
-StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.ADMIN))]
+StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.SUPERVISOR, Role.ADMIN))]
+SupervisorCtx = Annotated[Ctx, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 AdminCtx = Annotated[Ctx, Depends(require_roles(Role.ADMIN))]
+
+
+async def ledger_ready(request: Request) -> None:
+    """Answer 503 while the ledger migration runs: no money moves before it has finished."""
+    gate = getattr(request.app.state, "ledger", None)
+    if gate is not None and not gate.ready:
+        raise DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "the ledger is being migrated to version 2; try again shortly",
+            retry_after=5,
+        )
+
+
+LedgerReady = Depends(ledger_ready)
 
 
 def list_params(

@@ -30,8 +30,13 @@ class Ctx:
 
     @property
     def is_staff(self) -> bool:
-        """Tell whether the actor is a teller or an admin."""
-        return self.role in (Role.TELLER, Role.ADMIN)
+        """Tell whether the actor is staff: a teller, a supervisor or an admin."""
+        return self.role in (Role.TELLER, Role.SUPERVISOR, Role.ADMIN)
+
+    @property
+    def is_supervisor(self) -> bool:
+        """Tell whether the actor is a supervisor or an admin."""
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
 
     @property
     def is_admin(self) -> bool:

@@ -50,6 +50,7 @@ class Role(StrEnum):
 
     USER = "user"
     TELLER = "teller"
+    SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
 

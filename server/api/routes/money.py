@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from server.api.deps import SettingsDep, UserCtx, list_params
+from server.api.deps import LedgerReady, SettingsDep, UserCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
 from server.api.routes import errors, router
 from server.services import history, idempotency, movements
@@ -24,6 +24,8 @@ from shared.schemas.transactions import (
 )
 
 routes = router(tags=["money"])
+# Money moves only once the ledger is complete (the migration answers 503 until then).
+MONEY = [LedgerReady]
 AccountId = Annotated[int, Path(ge=1, le=2**62)]
 MOVEMENT_ERRORS = errors(401, 403, 404, 409, 429)
 
@@ -50,18 +52,19 @@ def _cash_route(kind: TransactionType) -> Any:
 
 routes.add_api_route(
     "/accounts/{account_id}/deposit", _cash_route(TransactionType.DEPOSIT), methods=["POST"],
-    status_code=201, response_model=TransactionPublic, name="deposit",
+    status_code=201, response_model=TransactionPublic, name="deposit", dependencies=MONEY,
     responses=MOVEMENT_ERRORS, summary="Deposit", description="Pay cash into an account.",
 )  # fmt: skip
 routes.add_api_route(
     "/accounts/{account_id}/withdraw", _cash_route(TransactionType.WITHDRAWAL), methods=["POST"],
-    status_code=201, response_model=TransactionPublic, name="withdraw",
+    status_code=201, response_model=TransactionPublic, name="withdraw", dependencies=MONEY,
     responses=MOVEMENT_ERRORS, summary="Withdraw", description="Pay cash out of an account.",
 )  # fmt: skip
 
 
 @routes.post(
     "/transfers", name="transfer", status_code=201, response_model=TransferPublic,
+    dependencies=MONEY,
     responses=MOVEMENT_ERRORS,
 )  # fmt: skip
 async def create_transfer(
