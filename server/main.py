@@ -18,12 +18,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server import __version__, backup, observability
 from server.api.deps import client_ip
 from server.api.errors import install_error_handlers
-from server.api.routes import accounts, admin, auth, ledger, money, service, tills, users
+from server.api.routes import (
+    accounts,
+    admin,
+    approvals,
+    auth,
+    ledger,
+    money,
+    service,
+    tills,
+    users,
+)
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import parse_trusted_proxies
-from server.services import bootstrap, calendar
+from server.services import bootstrap, calendar, covered
 from server.services.ledger import migration
 
 log = logging.getLogger("bank.server")
@@ -171,10 +181,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.settings = settings
+    covered.register_all()  # the routes an approval can execute
     app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
-                   money.routes, tills.routes, ledger.routes, admin.routes):  # fmt: skip
+                   money.routes, tills.routes, ledger.routes, approvals.routes,
+                   admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and

@@ -24,6 +24,7 @@ from server.errors import DomainError, forbidden, not_found, refused
 from server.observability import count_movement
 from server.services import audit, calendar
 from server.services.accounts import visible_account
+from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.idempotency import Claim, is_stored_refusal
@@ -33,7 +34,8 @@ from server.services.ledger.rules import CustomerAccount
 from server.services.tills import cash as till_cash
 from shared.account_number import account_id_from_number
 from shared.errors import ErrorCode
-from shared.money import to_cents_str
+from shared.money import format_money, to_cents_str
+from shared.schemas.approvals import ApprovalAction
 from shared.schemas.ledger import JournalKind, Side
 from shared.schemas.transactions import (
     TransactionPublic,
@@ -41,6 +43,12 @@ from shared.schemas.transactions import (
     TransferCreate,
     TransferPublic,
 )
+
+
+def approval_id_of(ctx: Ctx) -> int | None:
+    """Return the id of the approval this request executes, if it does."""
+    return int(ctx.approval["_id"]) if ctx.approval is not None else None
+
 
 _ACTIONS = {
     TransactionType.DEPOSIT: Action.MONEY_DEPOSIT,
@@ -66,8 +74,8 @@ async def cash_body(
     amount: Decimal,
     description: str | None,
     session_id: int | None = None,
-) -> TransactionPublic:
-    """Check and post one cash movement inside the caller's transaction."""
+) -> TransactionPublic | ApprovalPending:
+    """Check and post one cash movement inside the caller's transaction (or ask approval)."""
     business_date = await calendar.posting_date(session)
     account = await CustomerAccount.read(account_id, business_date, session)
     _authorize_cash(ctx, settings, account)
@@ -77,6 +85,8 @@ async def cash_body(
     if ctx.is_staff:
         till_cash.require_cash_amount(amount, account.currency)
         assert ctx.actor is not None
+        if session_id is None and ctx.approval is not None:
+            session_id = ctx.approval.get("session_id")  # the maker's session at request
         current = await till_cash.session_for_cash(ctx.actor.id, session, session_id=session_id)
         till = await till_cash.TillSide.read(current, account.currency, session)
     line = Line(type=kind, description=description)
@@ -85,6 +95,21 @@ async def cash_body(
         account.require_within_daily_limit(amount)
         if till is not None:
             till.require_cash(amount, blind=True)  # the teller's own session: blind
+    action = (
+        ApprovalAction.DEPOSIT if kind is TransactionType.DEPOSIT else ApprovalAction.WITHDRAWAL
+    )
+    verb = "Deposit" if kind is TransactionType.DEPOSIT else "Withdraw"
+    pending = await gate(ctx, session, Covered(
+        action=action, amount=amount, currency=account.currency, account_id=account.id,
+        summary=f"{verb} {format_money(amount, account.currency)} "
+                f"{'into' if kind is TransactionType.DEPOSIT else 'from'} {account.number}"
+                f" ({account.raw.get('owner_name', '')})",
+        session_id=current["_id"] if current is not None else None,
+        day_total=account.today(action.value), touches_users=frozenset({account.owner_id}),
+    ))  # fmt: skip
+    if pending is not None:
+        return pending
+    if kind is TransactionType.WITHDRAWAL:
         customer = account.leg(Side.DEBIT, amount, line,
                                counters={"out": amount, "withdrawal": amount})  # fmt: skip
         other = (till.leg(Side.CREDIT, amount) if till is not None
@@ -102,6 +127,7 @@ async def cash_body(
     posted = await posting.post(ctx, session, Posting(
         kind=journal_kind, legs=legs, business_date=business_date, performed_by=ctx.actor_id,
         session_id=current["_id"] if current is not None else None, description=description,
+        approval_id=approval_id_of(ctx),
     ))  # fmt: skip
     over = till is not None and kind is TransactionType.DEPOSIT and till.over_limit_after(amount)
     if over and current is not None and not current.get("over_limit"):
@@ -127,10 +153,10 @@ async def cash_movement(
     amount: Decimal,
     description: str | None,
     claim: Claim | None = None,
-) -> TransactionPublic:
+) -> TransactionPublic | ApprovalPending:
     """Deposit or withdraw cash: one transaction with balances, legs, journal and event."""
 
-    async def body(session: AsyncClientSession) -> TransactionPublic:
+    async def body(session: AsyncClientSession) -> TransactionPublic | ApprovalPending:
         entry = await cash_body(
             ctx, settings, session, account_id=account_id, kind=kind, amount=amount,
             description=description,
@@ -208,7 +234,7 @@ async def _destination_id(data: TransferCreate) -> int:
 
 async def transfer_body(
     ctx: Ctx, session: AsyncClientSession, data: TransferCreate
-) -> TransferPublic:
+) -> TransferPublic | ApprovalPending:
     """Check and post one transfer inside the caller's transaction."""
     assert ctx.actor is not None
     business_date = await calendar.posting_date(session)
@@ -235,6 +261,16 @@ async def transfer_body(
         )
     source.require_available(data.amount)
     source.require_within_daily_limit(data.amount)
+    pending = await gate(ctx, session, Covered(
+        action=ApprovalAction.TRANSFER, amount=data.amount, currency=source.currency,
+        account_id=source.id, account_ids=frozenset({source.id, destination.id}),
+        summary=f"Transfer {format_money(data.amount, source.currency)} from {source.number} "
+                f"to {destination.number}",
+        day_total=source.today("transfer"),
+        touches_users=frozenset({source.owner_id, destination.owner_id}),
+    ))  # fmt: skip
+    if pending is not None:
+        return pending
     transfer_id = await ctx.db.next_id("transfers", session=session)
     out = source.leg(
         Side.DEBIT, data.amount,
@@ -250,6 +286,7 @@ async def transfer_body(
     posted = await posting.post(ctx, session, Posting(
         kind=JournalKind.TRANSFER, legs=[out, into], business_date=business_date,
         performed_by=ctx.actor_id, description=data.description, transfer_id=transfer_id,
+        approval_id=approval_id_of(ctx),
     ))  # fmt: skip
     leg_out = posted.transactions[0]
     record = {
@@ -271,13 +308,15 @@ async def transfer_body(
     return transfer_public(record, balance_after=leg_out.balance_after)
 
 
-async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None) -> TransferPublic:
+async def transfer(
+    ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
+) -> TransferPublic | ApprovalPending:
     """Move money between two accounts of one currency in a single transaction."""
     await visible_account(ctx, data.from_account_id)  # 404 before anything is written
     details = {"amount": to_cents_str(data.amount), "from_account_id": data.from_account_id,
                "to_account_id": data.to_account_id}  # fmt: skip
 
-    async def body(session: AsyncClientSession) -> TransferPublic:
+    async def body(session: AsyncClientSession) -> TransferPublic | ApprovalPending:
         public = await transfer_body(ctx, session, data)
         if claim is not None:
             await claim.complete(session, public)

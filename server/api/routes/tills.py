@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
+from fastapi.responses import JSONResponse
 
-from server.api.deps import StaffCtx, SupervisorCtx, list_params
-from server.api.routes import errors, router
+from server.api.deps import AdminCtx, LedgerReady, StaffCtx, SupervisorCtx, list_params
+from server.api.idempotent import IdempotencyKey, idempotent_answer, in_transaction
+from server.api.routes import errors, pending, router
 from server.errors import not_found
 from server.services.context import Ctx
+from server.services.idempotency import Claim
 from server.services.tills import sessions as tills
+from server.services.tills import vault
 from server.services.tills.cash import open_session_of
 from server.services.tills.views import session_public, till_public
 from server.services.views import ListParams
 from shared.schemas.common import Page
+from shared.schemas.ledger import JournalPublic
 from shared.schemas.tills import (
     SessionClose,
     SessionOpen,
     SessionPublic,
+    TillCashMove,
     TillCreate,
     TillPublic,
     TillSort,
+    VaultCash,
 )
 
 routes = router(tags=["tills"])
@@ -105,3 +112,39 @@ async def close_session(ctx: StaffCtx, session_id: SessionId, body: SessionClose
         )
     )  # fmt: skip
     return session_public(ctx, doc, None)
+
+
+@routes.post("/vault/cash", name="vault_cash", status_code=201, response_model=JournalPublic,
+             responses={**errors(401, 403, 409), **pending()},
+             dependencies=[LedgerReady])  # fmt: skip
+async def vault_cash(
+    ctx: AdminCtx, request: Request, body: VaultCash, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Cash delivered by or returned to the cash centre (always through approval)."""
+
+    async def run(ctx: Ctx, claim: Claim | None) -> Any:
+        return await in_transaction(
+            ctx, claim, lambda session: vault.vault_cash_body(ctx, session, body)
+        )
+
+    return await idempotent_answer(ctx, request, idempotency_key, body, run)
+
+
+@routes.post("/tills/{till_id}/cash", name="till_cash", status_code=201,
+             response_model=JournalPublic, responses={**errors(401, 403, 404, 409), **pending()},
+             dependencies=[LedgerReady])  # fmt: skip
+async def till_cash(
+    ctx: StaffCtx,
+    request: Request,
+    till_id: TillId,
+    body: TillCashMove,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Move cash between the vault and a till."""
+
+    async def run(ctx: Ctx, claim: Claim | None) -> Any:
+        return await in_transaction(
+            ctx, claim, lambda session: vault.till_cash_body(ctx, session, till_id, body)
+        )
+
+    return await idempotent_answer(ctx, request, idempotency_key, body, run)
