@@ -93,8 +93,8 @@ def snapshot(
     taken: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def take_backup() -> None:
-        deadline = time.monotonic() + 8
-        while mongo.journal.count_documents({}) < before + 10 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 5
+        while mongo.journal.count_documents({}) < before + 4 and time.monotonic() < deadline:
             time.sleep(0.1)  # some movements have committed; many more will follow
         taken["result"] = bank_server(
             "backup", "--out", str(path), "--mongodb-url", server.mongodb_url,

@@ -76,14 +76,25 @@ def decode(text: str) -> dict[str, Any]:
 
 
 async def append(session: AsyncClientSession, code: str, leg: dict[str, Any]) -> None:
-    """Append a leg (its `seq` already set) to its account's page, in the caller's transaction."""
-    page = page_number(int(leg["seq"]))
-    await _pages().update_one(
-        {"_id": page_id(code, page)},
-        {"$push": {"legs": encode(leg)}, "$setOnInsert": {"code": code, "page": page}},
-        upsert=True,
-        session=session,
+    """Append a leg (its `seq` already set) to its account's page, in the caller's transaction.
+
+    A page's first leg inserts the page; later ones push onto it by `_id`. (An upsert would
+    look for the missing page first, and a miss scans the collection on the embedded
+    database.)
+    """
+    seq = int(leg["seq"])
+    page = page_number(seq)
+    if (seq - 1) % PAGE_SIZE == 0:
+        await _pages().insert_one(
+            {"_id": page_id(code, page), "code": code, "page": page, "legs": [encode(leg)]},
+            session=session,
+        )
+        return
+    result = await _pages().update_one(
+        {"_id": page_id(code, page)}, {"$push": {"legs": encode(leg)}}, session=session
     )
+    if result.matched_count != 1:
+        raise RuntimeError(f"page {page_id(code, page)} is missing for leg {seq}")
 
 
 async def _page(
