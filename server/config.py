@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # `aud`); unset, both are derived from BANK_NAME and DATABASE_NAME (`token_binding`).
     jwt_issuer: str | None = Field(default=None, min_length=1, max_length=200)
     jwt_audience: str | None = Field(default=None, min_length=1, max_length=200)
+    # The business date is kept in this timezone from the first start on (API.md).
+    bank_timezone: str = "UTC"
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None
@@ -110,6 +112,17 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_interval_minutes: int = Field(default=0, ge=0)
     backup_keep: int = Field(default=7, ge=1)
+
+    @field_validator("bank_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
+        return value
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -16,14 +18,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server import __version__, backup, first_admin, observability
 from server.api.deps import client_ip
 from server.api.errors import install_error_handlers
-from server.api.routes import accounts, admin, auth, money, service, users
+from server.api.routes import (
+    accounts,
+    admin,
+    approvals,
+    auth,
+    ledger,
+    money,
+    service,
+    tills,
+    users,
+)
 from server.config import Settings, get_settings
 from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import UnknownProxyGuard, parse_trusted_proxies
 from server.security import default_hash_concurrency, set_hash_concurrency
 from server.services import accounts as accounts_service
-from server.services import bootstrap
+from server.services import bootstrap, calendar, covered
+from server.services.ledger import migration
 
 log = logging.getLogger("bank.server")
 
@@ -130,6 +143,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             app.state.database = await init_database(client, settings.database_name)
             await accounts_service.backfill_owner_staff()  # data from before the field
+            await calendar.ensure(settings.bank_timezone)
+            app.state.ledger = migration.MigrationGate()
+            migrating = asyncio.create_task(
+                migration.run(app.state.database, timezone=settings.bank_timezone,
+                              gate=app.state.ledger),
+                name="ledger-migration",
+            )  # fmt: skip
             if settings.bank_demo:
                 await bootstrap.seed_demo(app.state.database, settings)
             elif generated := await bootstrap.ensure_admin(app.state.database, settings):
@@ -139,6 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                migrating.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await migrating
                 if scheduler is not None:
                     await scheduler.stop()
         finally:
@@ -159,10 +182,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_on else None,
     )
     app.state.settings = settings
+    covered.register_all()  # the routes an approval can execute
     app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
-                   money.routes, admin.routes):  # fmt: skip
+                   money.routes, tills.routes, ledger.routes, approvals.routes,
+                   admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     if settings.is_production and not settings.trusted_proxies:

@@ -28,12 +28,16 @@ from server.db import EmbeddedDatabase  # noqa: E402 - after the isolation above
 from tests.support import (  # noqa: E402
     ADMIN_PASSWORD,
     ISSUED_SECRETS,
+    SUPERVISOR_PASSWORD,
     TEST_SECRET,
     Api,
     ServerProcess,
     expect,
     leaked_secrets,
+    lift_thresholds,
+    open_till_session,
     remember_secrets,
+    stock_vault,
 )
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -109,9 +113,31 @@ def anon(server: ServerProcess) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def admin(anon: Api) -> Iterator[Api]:
-    """A client signed in as the bootstrap admin."""
+def supervisor(anon: Api) -> Iterator[Api]:
+    """A client signed in as a supervisor (the branch's checker), created by the admin."""
+    admin = anon.login("admin", ADMIN_PASSWORD)
+    body = {"username": "super", "password": SUPERVISOR_PASSWORD, "full_name": "Sue Supervisor",
+            "email": "super@example.com", "role": "supervisor"}  # fmt: skip
+    expect(admin.post("/users", json=body), 201)
+    api = anon.login("super", SUPERVISOR_PASSWORD)
+    remember_secrets(anon.base_url, SUPERVISOR_PASSWORD)
+    admin.close()
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def admin(anon: Api, supervisor: Api) -> Iterator[Api]:
+    """The bootstrap admin: the vault stocked, thresholds lifted, an open session on a till.
+
+    Tests of approval thresholds set their policies back themselves.
+    """
     api = anon.login("admin", ADMIN_PASSWORD)
+    if getattr(anon, "branch_ready", False) is False:
+        stock_vault(api, supervisor)
+        lift_thresholds(api, supervisor)
+        anon.branch_ready = True  # type: ignore[attr-defined]
+    open_till_session(api, api)
     yield api
     api.close()
 
@@ -151,9 +177,11 @@ def make_user(admin: Api, anon: Api) -> Callable[..., tuple[dict[str, Any], Api]
 
 
 @pytest.fixture(scope="module")
-def teller(make_user: Callable[..., tuple[dict[str, Any], Api]]) -> Api:
-    """A client signed in as a teller."""
-    return make_user("teller")[1]
+def teller(make_user: Callable[..., tuple[dict[str, Any], Api]], admin: Api) -> Api:
+    """A client signed in as a teller, with an open session on a till of their own."""
+    api = make_user("teller")[1]
+    open_till_session(admin, api)
+    return api
 
 
 @pytest.fixture(scope="module")

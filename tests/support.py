@@ -232,3 +232,61 @@ def iso_ms(moment: datetime) -> str:
 def user_id(api: Api) -> int:
     """Return the id of the user an Api is signed in as."""
     return int(expect(api.get("/me"), 200)["id"])
+
+
+VAULT_STOCK = {"USD": "5000000.00", "EUR": "5000000.00"}
+TILL_STOCK = {"USD": "500000.00", "EUR": "500000.00"}
+SUPERVISOR_PASSWORD = "supervisor-pass-123"
+NO_THRESHOLD = "9999999999.99"
+
+
+def approve_as(checker: Api, answer: httpx.Response) -> dict[str, Any]:
+    """Approve a request that answered 202 and return the executed approval."""
+    body = expect(answer, 202)
+    approval = expect(checker.post(f"/approvals/{body['approval']['id']}/approve", json={}), 200)
+    assert approval["status"] == "executed", approval
+    return dict(approval)
+
+
+def stock_vault(admin: Api, supervisor: Api, stock: dict[str, str] | None = None) -> None:
+    """Bring cash into the vault from the cash centre (admin, approved by a supervisor)."""
+    for currency, amount in (stock or VAULT_STOCK).items():
+        body = {"direction": "in", "currency": currency, "amount": amount,
+                "reference": f"test stock {currency}"}  # fmt: skip
+        approve_as(supervisor, admin.post("/vault/cash", json=body))
+
+
+def lift_thresholds(admin: Api, supervisor: Api) -> None:
+    """Raise the deposit/withdrawal/transfer thresholds out of reach, for tests of other rules."""
+    policies = expect(admin.get("/approval-policies", params={"limit": 200}), 200)["items"]
+    for policy in policies:
+        if policy["action"] in ("deposit", "withdrawal", "transfer"):
+            body = {"threshold": dict.fromkeys(policy["threshold"], NO_THRESHOLD),
+                    "version": policy["version"]}  # fmt: skip
+            answer = admin.put(f"/approval-policies/{policy['action']}", json=body)
+            if answer.status_code == 202:
+                approve_as(supervisor, answer)
+            else:
+                expect(answer, 200)
+
+
+def stocked_till(manager: Api, name: str, stock: dict[str, str] | None = None) -> dict[str, Any]:
+    """Create a till and move cash into it from the vault (before any session opens on it)."""
+    till = expect(manager.post("/tills", json={"name": name}), 201)
+    for currency, amount in (stock or TILL_STOCK).items():
+        body = {"direction": "to_till", "currency": currency, "amount": amount}
+        expect(manager.post(f"/tills/{till['id']}/cash", json=body), 201)
+    return dict(till)
+
+
+def open_till_session(manager: Api, staff: Api, name: str | None = None) -> dict[str, Any]:
+    """Give a staff member an open session on a new, stocked till (made by a supervisor/admin).
+
+    Staff cash goes through a till (API.md "Cash needs a till"); returns the session.
+    """
+    current = staff.get("/sessions/current")
+    if current.status_code == 200:
+        return dict(current.json())
+    me = expect(staff.get("/me"), 200)
+    till = stocked_till(manager, name or f"Till of {me['username']}")
+    return dict(expect(staff.post(f"/tills/{till['id']}/sessions", json={}), 201))

@@ -112,7 +112,8 @@ def request_id(request: Request) -> str | None:
 
 async def anonymous_ctx(request: Request, database: DatabaseDep) -> Ctx:
     """Return the context of a caller that has not signed in."""
-    return Ctx(db=database, ip=client_ip(request), request_id=request_id(request))
+    return Ctx(db=database, ip=client_ip(request), request_id=request_id(request),
+               settings=get_settings_dep(request))  # fmt: skip
 
 
 async def current_session(
@@ -135,7 +136,8 @@ SessionDep = Annotated[tuple[User, str], Depends(current_session)]
 
 async def user_ctx(request: Request, database: DatabaseDep, current: SessionDep) -> Ctx:
     """Return the context of a signed-in caller."""
-    return Ctx(db=database, actor=current[0], ip=client_ip(request), request_id=request_id(request))
+    return Ctx(db=database, actor=current[0], ip=client_ip(request),
+               request_id=request_id(request), settings=get_settings_dep(request))  # fmt: skip
 
 
 async def optional_ctx(
@@ -149,7 +151,8 @@ async def optional_ctx(
     if token:
         actor = (await auth.authenticate(settings, token, revocations=get_limits(request)))[0]
         request.state.user_id = actor.id
-    return Ctx(db=database, actor=actor, ip=client_ip(request), request_id=request_id(request))
+    return Ctx(db=database, actor=actor, ip=client_ip(request), request_id=request_id(request),
+               settings=get_settings_dep(request))  # fmt: skip
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Ctx]]:
@@ -169,6 +172,20 @@ UserCtx = Annotated[Ctx, Depends(user_ctx)]
 StaffCtx = Annotated[Ctx, Depends(require_roles(Role.TELLER, Role.SUPERVISOR, Role.ADMIN))]
 SupervisorCtx = Annotated[Ctx, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 AdminCtx = Annotated[Ctx, Depends(require_roles(Role.ADMIN))]
+
+
+async def ledger_ready(request: Request) -> None:
+    """Answer 503 while the ledger migration runs: no money moves before it has finished."""
+    gate = getattr(request.app.state, "ledger", None)
+    if gate is not None and not gate.ready:
+        raise DomainError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            "the ledger is being migrated to version 2; try again shortly",
+            retry_after=5,
+        )
+
+
+LedgerReady = Depends(ledger_ready)
 
 
 def list_params(

@@ -1,48 +1,111 @@
-"""Idempotent answers: run a request under its Idempotency-Key and answer with its result."""
+"""Idempotent answers: run a request under its Idempotency-Key and answer with its result.
+
+Every POST, PUT and PATCH of version 2 and every covered request goes through
+`idempotent_answer`: the Idempotency-Key's replay and claim rules (version 1), the request
+frozen on the context so a covered action can store it in its approval, and one rendering
+of the result: the route's success status, or 202 with `Location` when the request now
+waits for approval (API.md "Approvals").
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from server.api.deps import UserCtx, get_limits
+from server.api.deps import get_limits
 from server.services import idempotency
+from server.services.approvals.gate import ApprovalPending
+from server.services.context import Ctx, Frozen
 
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         description="1-255 visible ASCII characters; a retry with the same key and request "
-        "gets the first answer back instead of moving money again",
+        "gets the first answer back instead of doing it again",
         # Documented only: the service answers a bad key 422 `invalid_idempotency_key`.
         json_schema_extra={"minLength": 1, "maxLength": 255},
     ),
 ]
 
+type Run = Callable[[Ctx, idempotency.Claim | None], Awaitable[Any]]
 
-def created(result: BaseModel) -> tuple[int, dict[str, Any]]:
-    """Answer a created object: 201 and its JSON."""
-    return 201, result.model_dump(mode="json")
+
+def renderer(status: int) -> idempotency.Render:
+    """Return how a route answers its service's result: `status`, or 202 while it waits."""
+
+    def render(result: Any) -> tuple[int, dict[str, Any]]:
+        if isinstance(result, ApprovalPending):
+            body = {"approval": result.approval.model_dump(mode="json"),
+                    "code": "approval_required"}  # fmt: skip
+            return 202, body
+        if isinstance(result, BaseModel):
+            return status, result.model_dump(mode="json")
+        return status, dict(result or {})
+
+    return render
+
+
+created = renderer(201)
+
+
+def _headers(status: int, body: dict[str, Any], replayed: bool) -> dict[str, str]:
+    headers = {idempotency.REPLAYED_HEADER: "true"} if replayed else {}
+    if status == 202 and isinstance(body.get("approval"), dict):
+        headers["Location"] = f"/approvals/{body['approval']['id']}"
+    return headers
 
 
 async def idempotent_answer(
-    ctx: UserCtx,
+    ctx: Ctx,
     request: Request,
     key: str | None,
-    body: BaseModel,
-    run: idempotency.Run,
-    render: idempotency.Render = created,
+    body: BaseModel | None,
+    run: Run,
+    *,
+    status: int = 201,
+    money: bool = True,
 ) -> JSONResponse:
-    """Run a movement under its Idempotency-Key and answer with the (possibly stored) result.
+    """Run a request under its Idempotency-Key and answer with the (possibly stored) result.
 
-    Every movement request counts against the caller's `MOVEMENT_RATE_PER_MINUTE`; over it,
+    Every money request counts against the caller's `MOVEMENT_RATE_PER_MINUTE`; over it,
     429 `rate_limited` with `Retry-After` answers before anything is read or written.
     """
-    await get_limits(request).check_movement(ctx.actor_id)
-    print_ = idempotency.fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
-    status, answer, replayed = await idempotency.run_idempotent(ctx, key, print_, run, render)
-    headers = {idempotency.REPLAYED_HEADER: "true"} if replayed else None
-    return JSONResponse(answer, status_code=status, headers=headers)
+    if money:
+        await get_limits(request).check_movement(ctx.actor_id)
+    data = body.model_dump(mode="json", exclude_unset=False) if body is not None else {}
+    path = request.url.path.rstrip("/") or "/"
+    print_ = idempotency.fingerprint(request.method, path, data)
+    frozen = Frozen(method=request.method, path=path, body=data, fingerprint=print_)
+
+    async def claimed(claim: idempotency.Claim | None) -> Any:
+        request_frozen = frozen
+        if claim is not None:
+            request_frozen = replace(frozen, idempotency_record=claim.record_id)
+        return await run(replace(ctx, request=request_frozen), claim)
+
+    answer_status, answer, replayed = await idempotency.run_idempotent(
+        ctx, key, print_, claimed, renderer(status)
+    )
+    return JSONResponse(
+        answer, status_code=answer_status, headers=_headers(answer_status, answer, replayed)
+    )
+
+
+async def in_transaction(
+    ctx: Ctx, claim: idempotency.Claim | None, body: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """Run a service body in one transaction, storing its answer under the claimed key."""
+
+    async def txn(session: Any) -> Any:
+        result = await body(session)
+        if claim is not None:
+            await claim.complete(session, result)
+        return result
+
+    return await ctx.db.transaction(txn)

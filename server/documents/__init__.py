@@ -77,11 +77,21 @@ class Account(Document):
     created_at: datetime = Field(default_factory=now_ms)
     updated_at: datetime = Field(default_factory=now_ms)
     version: int = 1
-    # Ledger position: the seq of the account's last entry, bumped with every movement.
+    # Ledger position: the seq of the account's last leg, bumped with every movement.
     entry_seq: int = 0
-    # Outgoing money (withdrawals and transfers out) on `out_day` (UTC, YYYY-MM-DD).
-    out_day: str | None = None
-    out_total: DecimalAnnotation = Decimal("0.00")
+    # The sums of its debit and credit legs (balance = credits - debits: a liability).
+    debits: DecimalAnnotation = Decimal("0.00")
+    credits: DecimalAnnotation = Decimal("0.00")
+    # Active holds: their sum, and when the first of them expires (None: none expires).
+    held: DecimalAnnotation = Decimal("0.00")
+    hold_expires_at: datetime | None = None
+    # Movements dated `day` (the business date): what the daily limit and the approval
+    # thresholds count, less reversed ones.
+    day: str | None = None
+    day_out: DecimalAnnotation = Decimal("0.00")
+    day_deposit: DecimalAnnotation = Decimal("0.00")
+    day_withdrawal: DecimalAnnotation = Decimal("0.00")
+    day_transfer: DecimalAnnotation = Decimal("0.00")
 
     class Settings:
         name = "accounts"
@@ -227,6 +237,24 @@ class DemoSeed(Document):
         name = "demo_seed"
 
 
+from server.documents.branch import (  # noqa: E402 - they import this module's models
+    ApprovalDoc,
+    ApprovalPolicyDoc,
+    BusinessDay,
+    ClosedDayDoc,
+    Hold,
+    OpenSession,
+    TellerSession,
+    Till,
+)
+from server.documents.ledger import (  # noqa: E402
+    DailyTotals,
+    JournalEntry,
+    LedgerAccount,
+    LegPage,
+    TransactionRef,
+)
+
 ALL_DOCUMENTS: tuple[type[Document], ...] = (
     Counter,
     User,
@@ -237,6 +265,19 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     LoginSession,
     AuditEvent,
     DemoSeed,
+    LedgerAccount,
+    JournalEntry,
+    LegPage,
+    TransactionRef,
+    DailyTotals,
+    Till,
+    TellerSession,
+    OpenSession,
+    ApprovalPolicyDoc,
+    ApprovalDoc,
+    BusinessDay,
+    ClosedDayDoc,
+    Hold,
 )
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date as date_type
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from server.documents import Account, AuditEvent, LedgerEntry, User
+from server.documents import Account, AuditEvent, User
+from server.documents.ledger import DailyTotals
+from server.services import calendar
+from server.services.ledger.posting import dec
 from server.services.views import ListParams
 from shared.schemas.admin import AuditEventPublic, CountSum, DailyStats, DayStats, Stats
 from shared.schemas.common import Page
 
-_KINDS = {"deposit": "deposits", "withdrawal": "withdrawals", "transfer_out": "transfers"}
+_KINDS = {"deposit": "deposits", "withdrawal": "withdrawals", "transfer": "transfers"}
 
 
 async def list_audit(
@@ -81,38 +85,22 @@ async def _named(events: list[AuditEventPublic]) -> list[AuditEventPublic]:
     return [named(event) for event in events]
 
 
-def _day_start(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-async def _movements_by_day(start: datetime, end: datetime) -> dict[str, DayStats]:
-    """Count and sum movements per UTC day, kind and currency, in the database."""
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"created_at": {"$gte": start, "$lt": end}, "type": {"$in": list(_KINDS)}}},
-        {
-            "$group": {
-                "_id": {
-                    "day": {"$dateToString": {"format": "%Y-%m-%d", "date": "$created_at"}},
-                    "type": "$type",
-                    "currency": "$currency",
-                },
-                "count": {"$sum": 1},
-                "sum": {"$sum": "$amount"},
-            }
-        },
-    ]
+async def movements_on(dates: list[str]) -> dict[str, DayStats]:
+    """Return the movements of some business dates from their stored daily totals."""
     days: dict[str, DayStats] = {}
-    async for row in await LedgerEntry.get_pymongo_collection().aggregate(pipeline):
-        key = row["_id"]
-        day = days.setdefault(key["day"], DayStats(date=key["day"]))
-        bucket = getattr(day, _KINDS[key["type"]])
-        bucket[key["currency"]] = CountSum(count=row["count"], sum=row["sum"].to_decimal())
+    cursor = DailyTotals.get_pymongo_collection().find({"_id": {"$in": dates}})
+    async for doc in cursor:
+        day = days.setdefault(doc["_id"], DayStats(date=doc["_id"]))
+        for kind, field in _KINDS.items():
+            bucket = getattr(day, field)
+            for currency, figures in (doc.get("totals", {}).get(kind) or {}).items():
+                bucket[currency] = CountSum(count=int(figures.get("count", 0)),
+                                            sum=dec(figures.get("sum")))  # fmt: skip
     return days
 
 
-async def stats(now: datetime | None = None) -> Stats:
-    """Return counts, balances per currency and today's movements."""
-    now = now or datetime.now(UTC)
+async def stats() -> Stats:
+    """Return counts, balances per currency and the open business date's movements."""
     users = await User.get_pymongo_collection().count_documents({"deleted_at": None})
     accounts = Account.get_pymongo_collection()
     count = await accounts.count_documents({"status": {"$ne": "closed"}})
@@ -120,21 +108,14 @@ async def stats(now: datetime | None = None) -> Stats:
     pipeline = [{"$group": {"_id": "$currency", "total": {"$sum": "$balance"}}}]
     async for row in await accounts.aggregate(pipeline):
         totals[row["_id"]] = row["total"].to_decimal()
-    start = _day_start(now)
-    today = (await _movements_by_day(start, start + timedelta(days=1))).get(
-        start.date().isoformat(), DayStats(date=start.date().isoformat())
-    )
+    date = await calendar.posting_date()
+    today = (await movements_on([date])).get(date, DayStats(date=date))
     return Stats(users=users, accounts=count, total_balance=totals, today=today)
 
 
-async def daily(days: int, now: datetime | None = None) -> DailyStats:
-    """Return the last `days` UTC days (oldest first), every day present even when empty."""
-    now = now or datetime.now(UTC)
-    end = _day_start(now) + timedelta(days=1)
-    start = end - timedelta(days=days)
-    found = await _movements_by_day(start, end)
-    out = []
-    for n in range(days):
-        date = (start + timedelta(days=n)).date().isoformat()
-        out.append(found.get(date, DayStats(date=date)))
-    return DailyStats(days=out)
+async def daily(days: int) -> DailyStats:
+    """Return the last `days` business dates up to the open one (oldest first), every one."""
+    end = date_type.fromisoformat(await calendar.posting_date())
+    dates = [(end - timedelta(days=n)).isoformat() for n in range(days - 1, -1, -1)]
+    found = await movements_on(dates)
+    return DailyStats(days=[found.get(day, DayStats(date=day)) for day in dates])

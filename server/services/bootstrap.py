@@ -10,25 +10,35 @@ from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import ValidationError
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.config import ConfigError, Settings
 from server.db import Database
 from server.documents import Account, DemoSeed, User
+from server.documents.ledger import LedgerAccount
 from server.errors import DomainError
 from server.security import hash_password
-from server.services import movements, users
+from server.services import calendar, movements, users
 from server.services.accounts import open_account
 from server.services.context import Ctx
+from server.services.ledger import codes, posting
+from server.services.ledger.posting import LegSpec, Posting
+from server.services.tills import sessions as tills
+from server.services.tills.cash import open_session_of
 from shared.schemas.accounts import AccountCreate
 from shared.schemas.common import AccountType, Role, now_ms
+from shared.schemas.ledger import JournalKind, Side
 from shared.schemas.transactions import TransactionType
 from shared.schemas.users import UserCreate
 
 log = logging.getLogger("bank.bootstrap")
 
 DEMO_STAFF = (("admin", "admin123", "Ada Admin", Role.ADMIN),
+              ("super", "super123", "Sue Supervisor", Role.SUPERVISOR),
               ("teller", "teller123", "Tom Teller", Role.TELLER))  # fmt: skip
+DEMO_VAULT_CASH = (("USD", Decimal("50000.00")), ("EUR", Decimal("50000.00")))
+DEMO_TILLS = ("Till 1", "Till 2")
 DEMO_CUSTOMERS = (
     ("alice", "alice123", "Alice Smith", "USD", ("1250.00", "-80.25", "300.00")),
     ("bob", "bob12345", "Bob Jones", "USD", ("640.00", "-120.00")),
@@ -121,14 +131,46 @@ async def seed_demo(database: Database, settings: Settings) -> None:
         )
         if claimed.modified_count != 1:
             return
+    await _seed_branch(database, settings, staff)
+    await collection.update_one({"_id": "demo"}, {"$set": {"state": "done"}})
+    log.info("demo data ready: admin/admin123, super/super123, teller/teller123, alice/alice123")
+
+
+async def _seed_branch(database: Database, settings: Settings, staff: dict[str, User]) -> None:
+    """Vault cash, two tills, and the demo history through a closed, balanced session."""
+    admin_ctx = Ctx(db=database, actor=staff["admin"])
     teller_ctx = Ctx(db=database, actor=staff["teller"])
+
+    async def vault_cash(session: AsyncClientSession) -> None:
+        business_date = await calendar.posting_date(session)
+        for currency, amount in DEMO_VAULT_CASH:
+            await posting.post(admin_ctx, session, Posting(
+                kind=JournalKind.VAULT_IN, business_date=business_date,
+                performed_by=staff["admin"].id, reference="Demo: opening vault cash",
+                description="Demo: opening vault cash",
+                legs=[LegSpec(codes.vault(currency), Side.DEBIT, amount, currency),
+                      LegSpec(codes.head_office(currency), Side.CREDIT, amount, currency)],
+            ))  # fmt: skip
+
+    # Each step checks what a crashed earlier run left, so a resumed seed does it once.
+    if await LedgerAccount.get(codes.vault(DEMO_VAULT_CASH[0][0])) is None:
+        await database.transaction(vault_cash)
+    till_ids = []
+    for name in DEMO_TILLS:
+        till = await tills.tills().find_one({"name": name})
+        till = till or await tills.create_till(admin_ctx, name=name, cash_limit=None)
+        till_ids.append(int(till["_id"]))
+    opened = await open_session_of(staff["teller"].id) or await tills.open_session(
+        teller_ctx, till_id=till_ids[0]
+    )
     for username, password, name, currency, history in DEMO_CUSTOMERS:
         customer = await ensure_user(
-            ctx, username=username, password=password, full_name=name, role=Role.USER
-        )
+            Ctx(db=database), username=username, password=password, full_name=name,
+            role=Role.USER,
+        )  # fmt: skip
         if await Account.find_one({"owner_id": customer.id}) is not None:
             continue
-        opened = await open_account(
+        checking = await open_account(
             teller_ctx,
             AccountCreate(account_type=AccountType.CHECKING, currency=currency,
                           nickname="Everyday", owner_id=customer.id),
@@ -142,8 +184,13 @@ async def seed_demo(database: Database, settings: Settings) -> None:
             value = Decimal(amount)
             kind = TransactionType.DEPOSIT if value > 0 else TransactionType.WITHDRAWAL
             await movements.cash_movement(
-                teller_ctx, settings, account_id=opened.id, kind=kind, amount=abs(value),
+                teller_ctx, settings, account_id=checking.id, kind=kind, amount=abs(value),
                 description="Demo: opening deposit" if value > 0 else "Demo: cash withdrawal",
             )  # fmt: skip
-    await collection.update_one({"_id": "demo"}, {"$set": {"state": "done"}})
-    log.info("demo data ready: admin/admin123, teller/teller123, alice/alice123")
+    counted = await tills.till_cash(int(opened["till_id"]))
+    await database.transaction(
+        lambda session: tills.close_balanced_body(
+            teller_ctx, session, session_id=int(opened["_id"]), counted=counted,
+            note="Demo: balanced",
+        )
+    )  # fmt: skip

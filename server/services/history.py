@@ -11,30 +11,26 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from server.documents import Account, LedgerEntry
+from server.documents import Account
 from server.services.accounts import visible_account
 from server.services.context import Ctx
-from server.services.views import ListParams, entry_public, from_raw
+from server.services.ledger import store
+from server.services.ledger.posting import dec, transaction_public
+from server.services.views import ListParams
 from shared.money import format_money, to_cents_str
 from shared.schemas.common import Page, SortOrder, iso_utc_ms, now_ms
 from shared.schemas.transactions import TransactionPublic, TransactionType
 
-_SORT_FIELDS = {"id": "seq", "created_at": "created_at", "amount": "amount"}
-_CREDITS = frozenset({TransactionType.DEPOSIT, TransactionType.TRANSFER_IN})
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_ROWS = 200
 
 
-def _ledger() -> Any:
-    return LedgerEntry.get_pymongo_collection()
-
-
 def _to_ms(moment: datetime | None) -> datetime | None:
     """Return a window edge in UTC, rounded up to the millisecond the ledger keeps.
 
-    Entries are stored at whole milliseconds and BSON would truncate a finer edge, which
-    would take in an entry at .123 for `since=.1235` (it is before it) and leave it out for
+    Legs are stored at whole milliseconds and BSON would truncate a finer edge, which
+    would take in a leg at .123 for `since=.1235` (it is before it) and leave it out for
     `until=.1235` (it is before it, so inside). Rounding up keeps both comparisons exact.
     UTC, so that a statement's period and file name do not depend on the caller's offset.
     """
@@ -47,16 +43,41 @@ def _to_ms(moment: datetime | None) -> datetime | None:
     return whole + timedelta(milliseconds=1)
 
 
-def _period(account_id: int, since: datetime | None, until: datetime | None) -> dict[str, Any]:
-    query: dict[str, Any] = {"account_id": account_id}
-    window: dict[str, Any] = {}
-    if since is not None:
-        window["$gte"] = since
-    if until is not None:
-        window["$lt"] = until
-    if window:
-        query["created_at"] = window
-    return query
+class _Legs:
+    """One account's legs, read a page at a time and kept for this request."""
+
+    def __init__(self, code: str, count: int) -> None:
+        self.code = code
+        self.count = count
+        self._pages: dict[int, list[dict[str, Any]]] = {}
+
+    async def at(self, seq: int) -> dict[str, Any]:
+        page = store.page_number(seq)
+        if page not in self._pages:
+            first = page * store.PAGE_SIZE + 1
+            self._pages[page] = await store.read(self.code, first, first + store.PAGE_SIZE - 1)
+        return self._pages[page][(seq - 1) % store.PAGE_SIZE]
+
+    async def first_at_or_after(self, moment: datetime) -> int:
+        """Return the first seq created at or after `moment` (count + 1 when none is)."""
+        lo, hi = 1, self.count + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (await self.at(mid))["created_at"] >= moment:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+
+async def seq_window(
+    code: str, count: int, since: datetime | None, until: datetime | None
+) -> tuple[int, int, _Legs]:
+    """Return the seqs `first..last` of the legs inside [since, until) (legs are in time order)."""
+    legs = _Legs(code, count)
+    first = await legs.first_at_or_after(since) if since is not None else 1
+    last = (await legs.first_at_or_after(until)) - 1 if until is not None else count
+    return first, last, legs
 
 
 async def list_transactions(
@@ -68,18 +89,42 @@ async def list_transactions(
     until: datetime | None,
     kind: TransactionType | None,
 ) -> Page[TransactionPublic]:
-    """Return one page of an account's ledger (newest first unless asked otherwise)."""
-    await visible_account(ctx, account_id)
-    query = _period(account_id, _to_ms(since), _to_ms(until))
+    """Return one page of an account's history (newest first unless asked otherwise).
+
+    The page's legs are read by position from the account's leg count: the cost is the
+    page's, whatever the size of the ledger. A `type` filter or an `amount` sort reads the
+    account's legs in the window (its own size, not the bank's).
+    """
+    account = await visible_account(ctx, account_id)
+    first, last, _legs = await seq_window(
+        account.number, account.entry_seq, _to_ms(since), _to_ms(until)
+    )
+    newest_first = params.order is SortOrder.DESC
+    if kind is None and params.sort in ("id", "created_at"):
+        total = max(0, last - first + 1)
+        if newest_first:
+            top = last - params.skip
+            low = max(first, top - params.limit + 1)
+            rows = list(reversed(await store.read(account.number, low, top)))
+        else:
+            low = first + params.skip
+            rows = await store.read(account.number, low, min(last, low + params.limit - 1))
+        items = [transaction_public(leg) for leg in rows]
+        return Page[TransactionPublic](
+            items=items, total=total, skip=params.skip, limit=params.limit
+        )
+    window = [leg async for leg in store.iterate(account.number, first, last)]
     if kind is not None:
-        query["type"] = kind.value
-    direction = 1 if params.order is SortOrder.ASC else -1
-    field = _SORT_FIELDS[params.sort]
-    sort = [(field, direction)] if field == "seq" else [(field, direction), ("seq", direction)]
-    total = await _ledger().count_documents(query)
-    cursor = _ledger().find(query).sort(sort).skip(params.skip).limit(params.limit)
-    items = [entry_public(from_raw(LedgerEntry, raw)) async for raw in cursor]
-    return Page[TransactionPublic](items=items, total=total, skip=params.skip, limit=params.limit)
+        window = [leg for leg in window if leg.get("type") == kind.value]
+    if params.sort == "amount":
+        window.sort(key=lambda leg: (dec(leg["amount"]), leg["seq"]), reverse=newest_first)
+    elif newest_first:
+        window.reverse()
+    chosen = window[params.skip : params.skip + params.limit]
+    return Page[TransactionPublic](
+        items=[transaction_public(leg) for leg in chosen], total=len(window),
+        skip=params.skip, limit=params.limit,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,7 @@ class StatementHead:
     opening: Decimal
     closing: Decimal
     count: int
+    first_seq: int
     last_seq: int  # the rows end here, so they always add up to `closing`
 
 
@@ -101,30 +147,21 @@ async def statement_head(
     """Read the account, the opening and closing balances and the number of lines."""
     account = await visible_account(ctx, account_id)
     since, end = _to_ms(since), _to_ms(until) or now_ms()
-    opening = Decimal("0.00")
-    if since is not None:
-        before = await _ledger().find_one(
-            {"account_id": account_id, "created_at": {"$lt": since}}, sort=[("seq", -1)]
-        )
-        if before is not None:
-            opening = before["balance_after"].to_decimal()
-    query = _period(account_id, since, end)
-    last = await _ledger().find_one(query, sort=[("seq", -1)])
-    closing = last["balance_after"].to_decimal() if last is not None else opening
-    last_seq = int(last["seq"]) if last is not None else 0
-    count = await _ledger().count_documents({**query, "seq": {"$lte": last_seq}})
-    return StatementHead(account, since, end, opening, closing, count, last_seq)
+    first, last, legs = await seq_window(account.number, account.entry_seq, since, end)
+    opening = dec((await legs.at(first - 1))["balance_after"]) if first > 1 else Decimal("0.00")
+    closing = dec((await legs.at(last))["balance_after"]) if last >= first else opening
+    count = max(0, last - first + 1)
+    return StatementHead(account, since, end, opening, closing, count, first, last)
 
 
-def _signed(entry: LedgerEntry) -> Decimal:
-    return entry.amount if entry.type in _CREDITS else -entry.amount
+def _signed(leg: dict[str, Any]) -> Decimal:
+    amount = dec(leg["amount"])
+    return amount if leg.get("direction") == "credit" else -amount
 
 
-async def _entries(head: StatementHead) -> AsyncIterator[LedgerEntry]:
-    query = {**_period(head.account.id, head.since, head.until), "seq": {"$lte": head.last_seq}}
-    cursor = _ledger().find(query).sort("seq", 1)
-    async for raw in cursor.batch_size(CHUNK_ROWS):
-        yield from_raw(LedgerEntry, raw)
+async def _entries(head: StatementHead) -> AsyncIterator[dict[str, Any]]:
+    async for leg in store.iterate(head.account.number, head.first_seq, head.last_seq):
+        yield leg
 
 
 def _text_cell(value: str | None) -> str:
@@ -168,11 +205,11 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
         ["id", "date", "type", "description", "counterparty", "amount", "balance_after"],
     ])  # fmt: skip
     rows = 0
-    async for entry in _entries(head):
+    async for leg in _entries(head):
         writer.writerow([
-            entry.id, iso_utc_ms(entry.created_at), entry.type.value, _text_cell(entry.description),
-            entry.counterparty_number or "", to_cents_str(_signed(entry)),
-            to_cents_str(entry.balance_after),
+            leg["transaction_id"], iso_utc_ms(leg["created_at"]), leg["type"],
+            _text_cell(leg.get("description")), leg.get("counterparty_number") or "",
+            to_cents_str(_signed(leg)), to_cents_str(dec(leg["balance_after"])),
         ])  # fmt: skip
         rows += 1
         if rows % CHUNK_ROWS == 0:
@@ -183,7 +220,7 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-def _render_pdf(head: StatementHead, entries: list[LedgerEntry]) -> bytes:
+def _render_pdf(head: StatementHead, entries: list[dict[str, Any]]) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -210,12 +247,12 @@ def _render_pdf(head: StatementHead, entries: list[LedgerEntry]) -> bytes:
     with pdf.table(col_widths=widths, text_align=aligns, headings_style=heading) as table:
         table.row(["Id", "Date (UTC)", "Type", "Description", "Counterparty", "Amount",
                    "Balance"])  # fmt: skip
-        for entry in entries:
+        for leg in entries:
             table.row([
-                str(entry.id), iso_utc_ms(entry.created_at)[:19].replace("T", " "),
-                entry.type.value.replace("_", " "), _latin1(entry.description or ""),
-                entry.counterparty_number or "", format_money(_signed(entry)),
-                format_money(entry.balance_after),
+                str(leg["transaction_id"]), iso_utc_ms(leg["created_at"])[:19].replace("T", " "),
+                str(leg["type"]).replace("_", " "), _latin1(leg.get("description") or ""),
+                leg.get("counterparty_number") or "", format_money(_signed(leg)),
+                format_money(dec(leg["balance_after"])),
             ])  # fmt: skip
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 10)

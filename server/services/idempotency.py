@@ -126,17 +126,20 @@ async def claim(ctx: Ctx, key: str, print_: str, render: Render) -> Claim | Repl
     for _attempt in range(5):
         now = now_ms()
         token = secrets.token_hex(12)
-        existing = await _records().find_one({"_id": record_id})
-        if existing is None:
-            try:
-                await _records().insert_one({
-                    "_id": record_id, "user_id": ctx.actor.id, "fingerprint": print_,
-                    "state": "pending", "claim": token, "claimed_at": now, "status": None,
-                    "body": None, "created_at": now, "expires_at": now + RETENTION,
-                })  # fmt: skip
-            except DuplicateKeyError:
-                continue  # a concurrent request claimed it first: look again
+        # Insert first: a new key is the common case, and looking up a missing key would
+        # scan the collection on the embedded database; a duplicate says the key is known.
+        try:
+            await _records().insert_one({
+                "_id": record_id, "user_id": ctx.actor.id, "fingerprint": print_,
+                "state": "pending", "claim": token, "claimed_at": now, "status": None,
+                "body": None, "created_at": now, "expires_at": now + RETENTION,
+            })  # fmt: skip
+        except DuplicateKeyError:
+            existing = await _records().find_one({"_id": record_id})
+        else:
             return Claim(record_id, token, render)
+        if existing is None:
+            continue  # it expired between the two: claim it afresh
         if existing["fingerprint"] != print_:
             raise refused(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,

@@ -1,44 +1,42 @@
-"""Money movement: every deposit and withdrawal is one transaction, whole or not at all.
+"""Customer money movements: cash deposits and withdrawals, and transfers, on the ledger.
 
-A movement reads the account inside its transaction, checks the rules, then applies a
-conditional update whose filter repeats them (status active, the ledger position it read,
-and `balance >= amount - overdraft` for a debit), writes the ledger entry and the audit
-event, and commits. A refusal aborts the transaction and then records a `refused` event.
-Transfers (the next step) reuse `_post_entry` for both legs inside one transaction.
+Each is one transaction: read what the rules need, check them in the contract's order
+("Rules across version 2"), then post one journal entry (server/services/ledger) with the
+audit event and the Idempotency-Key's stored answer. A refusal aborts the transaction and
+then records a `refused` event (and stores the refusal under the key).
+
+Staff cash posts against the till of the actor's open session (debit the till for a
+deposit, credit it for a withdrawal); owners' self-service cash against `suspense`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.config import Settings
-from server.db import RetryTransaction
-from server.documents import Account, LedgerEntry, Transfer, to_mongo
+from server.documents import Account, Transfer
 from server.errors import DomainError, forbidden, not_found, refused
 from server.observability import count_movement
-from server.services import audit
-from server.services.accounts import (
-    can_see_account,
-    can_see_raw,
-    check_not_own,
-    may_pay_into,
-)
+from server.services import audit, calendar
+from server.services.accounts import can_see_raw, check_not_own
+from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.idempotency import Claim, is_stored_refusal
-from server.services.views import entry_public
+from server.services.ledger import codes, posting
+from server.services.ledger.posting import LegSpec, Line, Posting
+from server.services.ledger.rules import CustomerAccount
+from server.services.tills import cash as till_cash
 from shared.account_number import account_id_from_number
 from shared.errors import ErrorCode
-from shared.money import to_cents_str
-from shared.schemas.common import AccountStatus, now_ms
+from shared.money import format_money, to_cents_str
+from shared.schemas.approvals import ApprovalAction
+from shared.schemas.ledger import JournalKind, Side
 from shared.schemas.transactions import (
     TransactionPublic,
     TransactionType,
@@ -46,136 +44,112 @@ from shared.schemas.transactions import (
     TransferPublic,
 )
 
+
+def approval_id_of(ctx: Ctx) -> int | None:
+    """Return the id of the approval this request executes, if it does."""
+    return int(ctx.approval["_id"]) if ctx.approval is not None else None
+
+
 _ACTIONS = {
     TransactionType.DEPOSIT: Action.MONEY_DEPOSIT,
     TransactionType.WITHDRAWAL: Action.MONEY_WITHDRAWAL,
-    TransactionType.TRANSFER_IN: Action.MONEY_TRANSFER,
-    TransactionType.TRANSFER_OUT: Action.MONEY_TRANSFER,
 }
-_DEBITS = frozenset({TransactionType.WITHDRAWAL, TransactionType.TRANSFER_OUT})
 
 
-def utc_day(moment: datetime) -> str:
-    """Return the UTC calendar day of a moment, as the daily limit counts it."""
-    return moment.astimezone(UTC).date().isoformat()
-
-
-@dataclass(frozen=True)
-class EntryRequest:
-    """One leg of a movement: which account, which way, how much."""
-
-    account_id: int
-    type: TransactionType
-    amount: Decimal
-    description: str | None = None
-    transfer_id: int | None = None
-    counterparty_number: str | None = None
-
-
-def _dec(value: Any) -> Decimal:
-    return value.to_decimal() if isinstance(value, Decimal128) else Decimal(value)
-
-
-async def _post_entry(
-    ctx: Ctx,
-    request: EntryRequest,
-    session: AsyncClientSession,
-    *,
-    at: datetime | None = None,
-    authorize: Callable[[dict[str, Any]], None] | None = None,
-) -> LedgerEntry:
-    """Apply one leg inside the caller's transaction; raise a DomainError to refuse it.
-
-    `authorize` checks the caller against the account as read here (it raises to refuse).
-    """
-    accounts = Account.get_pymongo_collection()
-    raw = await accounts.find_one({"_id": request.account_id}, session=session)
-    if raw is None:
-        raise not_found("account not found")
-    if authorize is not None:
-        authorize(raw)
-    if raw["status"] != AccountStatus.ACTIVE.value:
-        raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {raw['status']}",
-                      account_id=request.account_id, status=raw["status"])  # fmt: skip
-    now = at or now_ms()
-    balance = _dec(raw["balance"])
-    debit = request.type in _DEBITS
-    delta = -request.amount if debit else request.amount
-    query: dict[str, Any] = {
-        "_id": request.account_id,
-        "status": AccountStatus.ACTIVE.value,
-        "entry_seq": raw.get("entry_seq", 0),
-    }
-    sets: dict[str, Any] = {"updated_at": now}
-    if debit:
-        overdraft = _dec(raw.get("overdraft_limit", Decimal128("0")))
-        if balance - request.amount < -overdraft:
-            raise refused(
-                ErrorCode.INSUFFICIENT_FUNDS,
-                f"insufficient funds: balance {to_cents_str(balance)} {raw['currency']}"
-                + (f", overdraft limit {to_cents_str(overdraft)}" if overdraft else ""),
-                available=balance + overdraft, requested=request.amount,
-                currency=raw["currency"], balance=balance, overdraft_limit=overdraft,
-            )  # fmt: skip
-        query["balance"] = {"$gte": Decimal128(request.amount - overdraft)}
-        day = utc_day(now)
-        spent = _dec(raw.get("out_total", Decimal128("0"))) if raw.get("out_day") == day else 0
-        limit = raw.get("daily_withdrawal_limit")
-        if limit is not None and spent + request.amount > _dec(limit):
-            raise refused(
-                ErrorCode.LIMIT_EXCEEDED,
-                f"the daily withdrawal limit of {to_cents_str(_dec(limit))} {raw['currency']} "
-                f"would be exceeded ({to_cents_str(Decimal(spent))} already out today)",
-                limit=_dec(limit), used=Decimal(spent), requested=request.amount,
-                currency=raw["currency"],
-            )  # fmt: skip
-        sets["out_day"] = day
-        sets["out_total"] = Decimal128((Decimal(spent) + request.amount).quantize(Decimal("0.01")))
-    updated = await accounts.find_one_and_update(
-        query,
-        {"$inc": {"balance": Decimal128(delta), "entry_seq": 1}, "$set": sets},
-        return_document=ReturnDocument.AFTER,
-        session=session,
-    )
-    if updated is None:
-        # Someone moved money on this account between our read and write: start over.
-        raise RetryTransaction("account changed during the movement")
-    entry = LedgerEntry(
-        id=await ctx.db.next_id("transactions", session=session),
-        account_id=request.account_id,
-        seq=int(updated["entry_seq"]),
-        type=request.type,
-        amount=request.amount,
-        balance_after=_dec(updated["balance"]),
-        currency=raw["currency"],
-        description=request.description,
-        transfer_id=request.transfer_id,
-        counterparty_number=request.counterparty_number,
-        performed_by=ctx.actor_id,
-        created_at=now,
-    )
-    await LedgerEntry.get_pymongo_collection().insert_one(to_mongo(entry), session=session)
-    return entry
-
-
-def _cash_authorizer(ctx: Ctx, settings: Settings) -> Callable[[dict[str, Any]], None]:
+def _authorize_cash(ctx: Ctx, settings: Settings, account: CustomerAccount) -> None:
     """Check a cash movement's caller, in API.md's order of checks.
 
     403 `own_account` for staff on their own account, then 404 unless the caller may see
     it (the owner; an admin; a teller or supervisor, a customer's), then 403 when cash is
     for tellers only.
     """
+    if ctx.actor is None:
+        raise not_found("account not found")
+    check_not_own(ctx, account.owner_id)
+    if not can_see_raw(ctx, account.raw):
+        raise not_found("account not found")
+    if not ctx.is_staff and not settings.cash_self_service:
+        raise forbidden("cash is handled by tellers at this bank")
 
-    def authorize(raw: dict[str, Any]) -> None:
-        if ctx.actor is None:
-            raise not_found("account not found")
-        check_not_own(ctx, raw.get("owner_id"))
-        if not can_see_raw(ctx, raw):
-            raise not_found("account not found")
-        if not ctx.is_staff and not settings.cash_self_service:
-            raise forbidden("cash is handled by tellers at this bank")
 
-    return authorize
+async def cash_body(
+    ctx: Ctx,
+    settings: Settings,
+    session: AsyncClientSession,
+    *,
+    account_id: int,
+    kind: TransactionType,
+    amount: Decimal,
+    description: str | None,
+    session_id: int | None = None,
+) -> TransactionPublic | ApprovalPending:
+    """Check and post one cash movement inside the caller's transaction (or ask approval)."""
+    business_date = await calendar.posting_date(session)
+    account = await CustomerAccount.read(account_id, business_date, session)
+    _authorize_cash(ctx, settings, account)
+    account.require_active()
+    till: till_cash.TillSide | None = None
+    current: dict[str, Any] | None = None
+    if ctx.is_staff:
+        till_cash.require_cash_amount(amount, account.currency)
+        assert ctx.actor is not None
+        if session_id is None and ctx.approval is not None:
+            session_id = ctx.approval.get("session_id")  # the maker's session at request
+        current = await till_cash.session_for_cash(ctx.actor.id, session, session_id=session_id)
+        till = await till_cash.TillSide.read(current, account.currency, session)
+    line = Line(type=kind, description=description)
+    if kind is TransactionType.WITHDRAWAL:
+        account.require_available(amount)
+        account.require_within_daily_limit(amount)
+        if till is not None:
+            till.require_cash(amount, blind=True)  # the teller's own session: blind
+    action = (
+        ApprovalAction.DEPOSIT if kind is TransactionType.DEPOSIT else ApprovalAction.WITHDRAWAL
+    )
+    verb = "Deposit" if kind is TransactionType.DEPOSIT else "Withdraw"
+    pending = await gate(ctx, session, Covered(
+        action=action, amount=amount, currency=account.currency, account_id=account.id,
+        summary=f"{verb} {format_money(amount, account.currency)} "
+                f"{'into' if kind is TransactionType.DEPOSIT else 'from'} {account.number}"
+                f" ({account.raw.get('owner_name', '')})",
+        session_id=current["_id"] if current is not None else None,
+        day_total=account.today(action.value), touches_users=frozenset({account.owner_id}),
+    ))  # fmt: skip
+    if pending is not None:
+        return pending
+    if kind is TransactionType.WITHDRAWAL:
+        customer = account.leg(Side.DEBIT, amount, line,
+                               counters={"out": amount, "withdrawal": amount})  # fmt: skip
+        other = (till.leg(Side.CREDIT, amount) if till is not None
+                 else LegSpec(codes.suspense(account.currency), Side.CREDIT, amount,
+                              account.currency))  # fmt: skip
+        legs = [customer, other]
+        journal_kind = JournalKind.WITHDRAWAL
+    else:
+        customer = account.leg(Side.CREDIT, amount, line, counters={"deposit": amount})
+        other = (till.leg(Side.DEBIT, amount) if till is not None
+                 else LegSpec(codes.suspense(account.currency), Side.DEBIT, amount,
+                              account.currency))  # fmt: skip
+        legs = [other, customer]
+        journal_kind = JournalKind.DEPOSIT
+    posted = await posting.post(ctx, session, Posting(
+        kind=journal_kind, legs=legs, business_date=business_date, performed_by=ctx.actor_id,
+        session_id=current["_id"] if current is not None else None, description=description,
+        approval_id=approval_id_of(ctx),
+    ))  # fmt: skip
+    over = till is not None and kind is TransactionType.DEPOSIT and till.over_limit_after(amount)
+    if over and current is not None and not current.get("over_limit"):
+        await till_cash.flag_over_limit(int(current["_id"]), session)
+    entry = posted.transactions[0]
+    await audit.record(
+        ctx, action=_ACTIONS[kind], session=session, target_type="account",
+        target_id=account_id,
+        details={"transaction_id": entry.id, "amount": to_cents_str(amount),
+                 "currency": account.currency, "journal_id": entry.journal_id,
+                 "balance_after": to_cents_str(entry.balance_after),
+                 "session_id": entry.session_id},
+    )  # fmt: skip
+    return entry
 
 
 async def cash_movement(
@@ -187,36 +161,25 @@ async def cash_movement(
     amount: Decimal,
     description: str | None,
     claim: Claim | None = None,
-) -> TransactionPublic:
-    """Deposit or withdraw cash: one transaction with the balance, the entry and the event.
+) -> TransactionPublic | ApprovalPending:
+    """Deposit or withdraw cash: one transaction with balances, legs, journal and event."""
 
-    Who may move cash is checked on the account as the transaction reads it (a read before
-    the transaction would cost one more database round trip per movement).
-    """
-    authorize = _cash_authorizer(ctx, settings)
-    request = EntryRequest(account_id=account_id, type=kind, amount=amount, description=description)
-    action = _ACTIONS[kind]
-
-    async def body(session: AsyncClientSession) -> TransactionPublic:
-        entry = await _post_entry(ctx, request, session, authorize=authorize)
-        await audit.record(
-            ctx, action=action, session=session, target_type="account", target_id=account_id,
-            details={"transaction_id": entry.id, "amount": to_cents_str(amount),
-                     "currency": entry.currency,
-                     "balance_after": to_cents_str(entry.balance_after)},
+    async def body(session: AsyncClientSession) -> TransactionPublic | ApprovalPending:
+        entry = await cash_body(
+            ctx, settings, session, account_id=account_id, kind=kind, amount=amount,
+            description=description,
         )  # fmt: skip
-        public = entry_public(entry)
         if claim is not None:
-            await claim.complete(session, public)
-        return public
+            await claim.complete(session, entry)
+        return entry
 
-    return await _commit_or_refuse(
-        ctx, body, action=action, target_type="account", target_id=account_id,
+    return await commit_or_refuse(
+        ctx, body, action=_ACTIONS[kind], target_type="account", target_id=account_id,
         details={"amount": to_cents_str(amount)}, claim=claim,
     )  # fmt: skip
 
 
-async def _commit_or_refuse[T](
+async def commit_or_refuse[T](
     ctx: Ctx,
     body: Callable[[AsyncClientSession], Awaitable[T]],
     *,
@@ -270,109 +233,174 @@ async def record_refusal(
 NO_SUCH_PAYEE = "no active account has this number"
 
 
-async def _destination(data: TransferCreate) -> Account | None:
+def _destination_id(data: TransferCreate) -> int | None:
     if data.to_account_id is not None:
-        return await Account.get(data.to_account_id)
+        return data.to_account_id
     assert data.to_account_number is not None
-    account_id = account_id_from_number(data.to_account_number)
-    account = await Account.get(account_id) if account_id is not None else None
-    if account is not None and account.number != data.to_account_number:
+    return account_id_from_number(data.to_account_number)
+
+
+async def _read_destination(
+    data: TransferCreate, business_date: str, session: AsyncClientSession
+) -> CustomerAccount | None:
+    account_id = _destination_id(data)
+    if account_id is None:
+        return None
+    try:
+        account = await CustomerAccount.read(account_id, business_date, session)
+    except DomainError:
+        return None
+    if data.to_account_number is not None and account.number != data.to_account_number:
         return None
     return account
 
 
-def _knows(ctx: Ctx, account: Account) -> bool:
-    """Tell whether a refusal may say why an account cannot be paid (its owner, or staff
-    who see it); anyone else learns only that no active account has this number."""
-    return (ctx.is_staff and can_see_account(ctx, account)) or (
-        ctx.actor is not None and account.owner_id == ctx.actor.id
+def check_parties(ctx: Ctx, source: dict[str, Any] | None,
+                  destination: dict[str, Any] | None) -> bool:  # fmt: skip
+    """Check who may transfer between two accounts (as PyMongo reads them), in API.md's order.
+
+    403 `own_account` (staff, either side), 404 for a source the caller may not see, 403
+    unless the caller owns the source (or is staff), 404 for a destination that does not
+    exist or that a teller or supervisor may not see (another staff member's). Return whether
+    the caller may learn why the destination cannot be paid (its owner, or staff who see
+    it); anyone else learns only that no active account has this number.
+    """
+    check_not_own(ctx, *(end["owner_id"] for end in (source, destination) if end is not None))
+    if source is None or not can_see_raw(ctx, source):
+        raise not_found("account not found")
+    if not ctx.is_staff and (ctx.actor is None or source["owner_id"] != ctx.actor.id):
+        raise forbidden("only the owner of the source account may transfer from it")
+    if destination is None or not may_pay_into_raw(ctx, destination):
+        raise not_found(NO_SUCH_PAYEE)
+    return (ctx.is_staff and can_see_raw(ctx, destination)) or (
+        ctx.actor is not None and destination["owner_id"] == ctx.actor.id
     )
 
 
-async def transfer(ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None) -> TransferPublic:
-    """Move money between two accounts of one currency in a single transaction.
+def may_pay_into_raw(ctx: Ctx, raw: dict[str, Any]) -> bool:
+    """Tell whether the caller may name an account (as PyMongo reads it) as a payee."""
+    return can_see_raw(ctx, raw) if ctx.serves_customers else True
 
-    Checks in API.md's order: 403 `own_account` (staff, either side), 404 for a source the
-    caller may not see, 403 unless the caller owns the source (or is staff), 404 for a
-    destination that does not exist or that a teller or supervisor may not see (another
-    staff member's); then, in the transaction, the accounts' state, where a destination the
-    caller does not own (or see, as staff) answers the same 404 whatever the reason.
-    """
-    source = await Account.get(data.from_account_id)
-    destination = await _destination(data)
-    check_not_own(ctx, *(end.owner_id for end in (source, destination) if end is not None))
-    if source is None or not can_see_account(ctx, source):
-        raise not_found("account not found")
-    if not ctx.is_staff and (ctx.actor is None or source.owner_id != ctx.actor.id):
-        raise forbidden("only the owner of the source account may transfer from it")
-    if destination is None or not may_pay_into(ctx, destination):
-        raise not_found(NO_SUCH_PAYEE)
-    knows_destination = _knows(ctx, destination)
+
+async def transfer_body(
+    ctx: Ctx, session: AsyncClientSession, data: TransferCreate
+) -> TransferPublic | ApprovalPending:
+    """Check and post one transfer inside the caller's transaction."""
+    assert ctx.actor is not None
+    business_date = await calendar.posting_date(session)
+    try:
+        source: CustomerAccount | None = await CustomerAccount.read(
+            data.from_account_id, business_date, session
+        )
+    except DomainError:
+        source = None
+    destination = await _read_destination(data, business_date, session)
+    knows_destination = check_parties(
+        ctx, source.raw if source else None, destination.raw if destination else None
+    )
+    assert source is not None
+    assert destination is not None
     if destination.id == source.id:
         raise refused(ErrorCode.SAME_ACCOUNT, "source and destination are the same account")
-    details = {"amount": to_cents_str(data.amount), "from_account_id": source.id,
-               "to_account_id": destination.id}  # fmt: skip
+    source.require_active()
+    if not knows_destination and (
+        destination.status != "active" or destination.currency != source.currency
+    ):
+        raise not_found(NO_SUCH_PAYEE)  # frozen, closed, another currency: not the payer's business
+    destination.require_active()
+    if source.currency != destination.currency:
+        raise refused(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"the accounts hold different currencies ({source.currency} and "
+            f"{destination.currency})",
+            **{"from": source.currency, "to": destination.currency},
+        )
+    source.require_available(data.amount)
+    source.require_within_daily_limit(data.amount)
+    pending = await gate(ctx, session, Covered(
+        action=ApprovalAction.TRANSFER, amount=data.amount, currency=source.currency,
+        account_id=source.id, account_ids=frozenset({source.id, destination.id}),
+        summary=f"Transfer {format_money(data.amount, source.currency)} from {source.number} "
+                f"to {destination.number}",
+        day_total=source.today("transfer"),
+        touches_users=frozenset({source.owner_id, destination.owner_id}),
+    ))  # fmt: skip
+    if pending is not None:
+        return pending
+    transfer_id = await ctx.db.next_id("transfers", session=session)
+    out = source.leg(
+        Side.DEBIT, data.amount,
+        Line(type=TransactionType.TRANSFER_OUT, description=data.description,
+             transfer_id=transfer_id, counterparty_number=destination.number),
+        counters={"out": data.amount, "transfer": data.amount},
+    )  # fmt: skip
+    into = destination.leg(
+        Side.CREDIT, data.amount,
+        Line(type=TransactionType.TRANSFER_IN, description=data.description,
+             transfer_id=transfer_id, counterparty_number=source.number),
+    )  # fmt: skip
+    posted = await posting.post(ctx, session, Posting(
+        kind=JournalKind.TRANSFER, legs=[out, into], business_date=business_date,
+        performed_by=ctx.actor_id, description=data.description, transfer_id=transfer_id,
+        approval_id=approval_id_of(ctx),
+    ))  # fmt: skip
+    leg_out = posted.transactions[0]
+    record = {
+        "_id": transfer_id, "from_account_id": source.id, "to_account_id": destination.id,
+        "from_number": source.number, "to_number": destination.number,
+        "amount": Decimal128(data.amount), "currency": source.currency,
+        "description": data.description, "performed_by": ctx.actor_id,
+        "created_at": leg_out.created_at, "business_date": business_date,
+        "journal_id": leg_out.journal_id,
+    }  # fmt: skip
+    await Transfer.get_pymongo_collection().insert_one(record, session=session)
+    await audit.record(
+        ctx, action=Action.MONEY_TRANSFER, session=session, target_type="transfer",
+        target_id=transfer_id,
+        details={"amount": to_cents_str(data.amount), "from_account_id": source.id,
+                 "to_account_id": destination.id, "currency": source.currency,
+                 "journal_id": leg_out.journal_id},
+    )  # fmt: skip
+    return transfer_public(record, balance_after=leg_out.balance_after)
 
-    async def body(session: AsyncClientSession) -> TransferPublic:
-        accounts = Account.get_pymongo_collection()
-        ends = {raw["_id"]: raw async for raw in accounts.find(
-            {"_id": {"$in": [source.id, destination.id]}}, session=session)}  # fmt: skip
-        for end in (source.id, destination.id):
-            if ends[end]["status"] != AccountStatus.ACTIVE.value:
-                side = "source" if end == source.id else "destination"
-                if side == "destination" and not knows_destination:
-                    raise not_found(NO_SUCH_PAYEE)  # frozen, closed: not the payer's business
-                raise refused(ErrorCode.ACCOUNT_NOT_ACTIVE,
-                              f"the {side} account is {ends[end]['status']}",
-                              account_id=end, status=ends[end]["status"])  # fmt: skip
-        if ends[source.id]["currency"] != ends[destination.id]["currency"]:
-            if not knows_destination:
-                raise not_found(NO_SUCH_PAYEE)
-            raise refused(
-                ErrorCode.CURRENCY_MISMATCH,
-                f"the accounts hold different currencies ({ends[source.id]['currency']} "
-                f"and {ends[destination.id]['currency']})",
-                **{"from": ends[source.id]["currency"], "to": ends[destination.id]["currency"]},
-            )
-        transfer_id = await ctx.db.next_id("transfers", session=session)
-        moment = now_ms()  # both legs and the record carry one timestamp
-        out = await _post_entry(ctx, EntryRequest(
-            account_id=source.id, type=TransactionType.TRANSFER_OUT, amount=data.amount,
-            description=data.description, transfer_id=transfer_id,
-            counterparty_number=destination.number), session, at=moment)  # fmt: skip
-        await _post_entry(ctx, EntryRequest(
-            account_id=destination.id, type=TransactionType.TRANSFER_IN, amount=data.amount,
-            description=data.description, transfer_id=transfer_id,
-            counterparty_number=source.number), session, at=moment)  # fmt: skip
-        record = Transfer(
-            id=transfer_id, from_account_id=source.id, to_account_id=destination.id,
-            from_number=source.number, to_number=destination.number, amount=data.amount,
-            currency=out.currency, description=data.description, performed_by=ctx.actor_id,
-            created_at=out.created_at,
-        )  # fmt: skip
-        await Transfer.get_pymongo_collection().insert_one(to_mongo(record), session=session)
-        await audit.record(
-            ctx, action=Action.MONEY_TRANSFER, session=session, target_type="transfer",
-            target_id=transfer_id, details={**details, "currency": out.currency},
-        )  # fmt: skip
-        public = transfer_public(record).model_copy(update={"balance_after": out.balance_after})
+
+async def transfer(
+    ctx: Ctx, data: TransferCreate, *, claim: Claim | None = None
+) -> TransferPublic | ApprovalPending:
+    """Move money between two accounts of one currency in a single transaction."""
+    accounts = Account.get_pymongo_collection()
+    source = await accounts.find_one({"_id": data.from_account_id})
+    destination_id = _destination_id(data)
+    destination = None
+    if destination_id is not None:
+        destination = await accounts.find_one({"_id": destination_id})
+        if destination is not None and data.to_account_number not in (None, destination["number"]):
+            destination = None
+    check_parties(ctx, source, destination)  # 403/404 before anything is written
+    details = {"amount": to_cents_str(data.amount), "from_account_id": data.from_account_id,
+               "to_account_id": destination_id}  # fmt: skip
+
+    async def body(session: AsyncClientSession) -> TransferPublic | ApprovalPending:
+        public = await transfer_body(ctx, session, data)
         if claim is not None:
             await claim.complete(session, public)
         return public
 
-    return await _commit_or_refuse(
-        ctx, body, action=Action.MONEY_TRANSFER, target_type="account", target_id=source.id,
-        details=details, claim=claim,
+    return await commit_or_refuse(
+        ctx, body, action=Action.MONEY_TRANSFER, target_type="account",
+        target_id=data.from_account_id, details=details, claim=claim,
     )  # fmt: skip
 
 
-def transfer_public(record: Transfer) -> TransferPublic:
-    """Return the API view of a transfer."""
+def transfer_public(record: dict[str, Any], *, balance_after: Decimal | None) -> TransferPublic:
+    """Return the API view of a transfer (`balance_after` only for its source's side)."""
     return TransferPublic(
-        id=record.id, from_account_id=record.from_account_id, to_account_id=record.to_account_id,
-        from_number=record.from_number, to_number=record.to_number, amount=record.amount,
-        description=record.description, performed_by=record.performed_by,
-        created_at=record.created_at,
+        id=record["_id"], from_account_id=record["from_account_id"],
+        to_account_id=record["to_account_id"], from_number=record["from_number"],
+        to_number=record["to_number"], amount=posting.dec(record["amount"]),
+        description=record.get("description"), performed_by=record.get("performed_by"),
+        created_at=record["created_at"], business_date=record.get("business_date", ""),
+        balance_after=balance_after, journal_id=record.get("journal_id", 0),
     )  # fmt: skip
 
 
@@ -380,14 +408,14 @@ async def get_transfer(ctx: Ctx, transfer_id: int) -> TransferPublic:
     """Return a transfer to the owner of either side, admins, and tellers or supervisors
     unless a side is another staff member's account; 404 to anyone else."""
     assert ctx.actor is not None
-    record = await Transfer.get(transfer_id)
+    record = await Transfer.get_pymongo_collection().find_one({"_id": transfer_id})
     if record is None:
         raise not_found("transfer not found")
     if not ctx.is_admin:
         ends = [
             raw
             async for raw in Account.get_pymongo_collection().find(
-                {"_id": {"$in": [record.from_account_id, record.to_account_id]}},
+                {"_id": {"$in": [record["from_account_id"], record["to_account_id"]]}},
                 projection={"owner_id": 1, "owner_staff": 1},
             )
         ]
@@ -395,4 +423,4 @@ async def get_transfer(ctx: Ctx, transfer_id: int) -> TransferPublic:
         staff_may = ctx.serves_customers and all(can_see_raw(ctx, raw) for raw in ends)
         if not (owned or staff_may):
             raise not_found("transfer not found")
-    return transfer_public(record)
+    return transfer_public(record, balance_after=None)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.documents import Account, LedgerEntry, User
+from server.documents import Account, User
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import SortOrder
-from shared.schemas.transactions import TransactionPublic
 from shared.schemas.users import UserPublic
 
 
@@ -55,6 +54,8 @@ def account_public(account: Account) -> AccountPublic:
         account_type=account.account_type,
         currency=account.currency,
         balance=account.balance,
+        held=account.held,
+        available=account.balance + account.overdraft_limit - account.held,
         overdraft_limit=account.overdraft_limit,
         daily_withdrawal_limit=account.daily_withdrawal_limit,
         status=account.status,
@@ -65,22 +66,6 @@ def account_public(account: Account) -> AccountPublic:
     )
 
 
-def entry_public(entry: LedgerEntry) -> TransactionPublic:
-    """Return the API view of a ledger entry."""
-    return TransactionPublic(
-        id=entry.id,
-        account_id=entry.account_id,
-        type=entry.type,
-        amount=entry.amount,
-        balance_after=entry.balance_after,
-        description=entry.description,
-        transfer_id=entry.transfer_id,
-        counterparty_number=entry.counterparty_number,
-        performed_by=entry.performed_by,
-        created_at=entry.created_at,
-    )
-
-
-def from_raw[D: (User, Account, LedgerEntry)](model: type[D], raw: dict[str, Any]) -> D:
+def from_raw[D: (User, Account)](model: type[D], raw: dict[str, Any]) -> D:
     """Build a document model from a raw PyMongo document."""
     return model.model_validate(raw)

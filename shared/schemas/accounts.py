@@ -67,6 +67,8 @@ class AccountPublic(BaseModel):
     account_type: AccountType
     currency: str
     balance: Money
+    held: Money = Field(description="active, unexpired holds")
+    available: Money = Field(description="balance + overdraft_limit - held")
     overdraft_limit: Money
     daily_withdrawal_limit: Money | None
     status: AccountStatus

@@ -18,6 +18,24 @@ class TransactionType(StrEnum):
     WITHDRAWAL = "withdrawal"
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
+    REVERSAL = "reversal"
+
+
+class Direction(StrEnum):
+    """Which way a Transaction moves its account."""
+
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+class ReversalReason(StrEnum):
+    """Why a movement is reversed."""
+
+    TELLER_ERROR = "teller_error"
+    CUSTOMER_REQUEST = "customer_request"
+    DUPLICATE = "duplicate"
+    FRAUD = "fraud"
+    OTHER = "other"
 
 
 def _check_description(value: str | None) -> str | None:
@@ -37,11 +55,12 @@ class MovementRequest(RequestModel):
 
 
 class TransactionPublic(BaseModel):
-    """One ledger entry of an account."""
+    """One line of an account's history: the account's leg of a journal entry."""
 
     id: int
     account_id: int
     type: TransactionType
+    direction: Direction
     amount: Money
     balance_after: Money
     description: str | None
@@ -49,6 +68,21 @@ class TransactionPublic(BaseModel):
     counterparty_number: str | None
     performed_by: int | None
     created_at: Timestamp
+    business_date: str
+    journal_id: int
+    session_id: int | None = None
+    approval_id: int | None = None
+    reversed_by: int | None = None
+    reverses_id: int | None = None
+    forced: bool = False
+
+
+class ReversalRequest(RequestModel):
+    """Reversing a movement."""
+
+    reason_code: ReversalReason
+    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    force: bool = False
 
 
 class TransferCreate(RequestModel):
@@ -79,11 +113,13 @@ class TransferPublic(BaseModel):
     description: str | None
     performed_by: int | None
     created_at: Timestamp
+    business_date: str
     balance_after: Money | None = Field(
         default=None,
         description="the source account's balance after the transfer: in the answer to POST "
         "/transfers (and its Idempotency-Key replays) only, null when read later",
     )
+    journal_id: int
 
 
 class TransactionSort(StrEnum):

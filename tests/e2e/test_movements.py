@@ -18,6 +18,13 @@ import httpx
 import pytest
 from bson import Decimal128
 
+from tests.ledger_checks import (
+    all_customer_legs,
+    check_ledger,
+    customer_legs,
+    customer_legs_where,
+    leg_of,
+)
 from tests.support import Api, ServerProcess, dec, expect, iso_ms, user_id
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -25,7 +32,8 @@ OpenAccount = Callable[..., dict[str, Any]]
 
 TRANSACTION_KEYS = {
     "id", "account_id", "type", "amount", "balance_after", "description", "transfer_id",
-    "counterparty_number", "performed_by", "created_at",
+    "counterparty_number", "performed_by", "created_at", "direction", "business_date",
+    "journal_id", "session_id", "approval_id", "reversed_by", "reverses_id", "forced",
 }  # fmt: skip
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 MONEY = re.compile(r"-?\d+\.\d{2}")
@@ -78,7 +86,12 @@ def balance(api: Api, account_id: int) -> str:
 
 def ledger(mongo: Any, account_id: int) -> list[dict[str, Any]]:
     """Return an account's ledger entries in order."""
-    return list(mongo.transactions.find({"account_id": account_id}).sort("seq", 1))
+    return customer_legs(mongo, account_id)
+
+
+def till_of(api: Api) -> int:
+    """Return the till of a staff member's open session."""
+    return int(expect(api.get("/sessions/current"), 200)["till_id"])
 
 
 def money_events(mongo: Any, account_id: int) -> list[dict[str, Any]]:
@@ -93,8 +106,8 @@ def snapshot(mongo: Any, account_id: int) -> dict[str, Any]:
     return {
         "balance": dec(raw["balance"]),
         "entry_seq": raw.get("entry_seq", 0),
-        "out_total": dec(raw.get("out_total", Decimal128("0"))),
-        "out_day": raw.get("out_day"),
+        "day_out": dec(raw.get("day_out", Decimal128("0"))),
+        "day": raw.get("day"),
         "entries": [e["_id"] for e in ledger(mongo, account_id)],
         "events": [e["_id"] for e in money_events(mongo, account_id)],
     }
@@ -113,7 +126,7 @@ def assert_audited(mongo: Any, tx: dict[str, Any]) -> None:
     assert event["target_id"] == tx["account_id"]
     assert event["details"]["amount"] == tx["amount"]
     assert event["details"]["balance_after"] == tx["balance_after"]
-    entry = mongo.transactions.find_one({"_id": tx["id"]})
+    entry = leg_of(mongo, tx["id"])
     assert entry is not None
     assert entry["account_id"] == tx["account_id"]
 
@@ -159,7 +172,8 @@ def wait_if_near_utc_midnight(margin: float = 20.0) -> None:
 
 def check_ledger_invariants(mongo: Any) -> int:
     """Check DESIGN.md's money invariants over the whole database; return the entry count."""
-    all_ids = [e["_id"] for e in mongo.transactions.find({}, {"_id": 1})]
+    check_ledger(mongo)
+    all_ids = [e["_id"] for e in all_customer_legs(mongo)]
     assert len(all_ids) == len(set(all_ids)), "ledger ids must be unique"
     total_in = total_out = total_balance = Decimal("0")
     for account in mongo.accounts.find():
@@ -187,7 +201,7 @@ def check_ledger_invariants(mongo: Any) -> int:
         total_balance += running
     assert total_balance == total_in - total_out
     # Every cash entry has exactly one `ok` event and every `ok` cash event has an entry.
-    cash = list(mongo.transactions.find({"type": {"$in": ["deposit", "withdrawal"]}}))
+    cash = customer_legs_where(mongo, type=["deposit", "withdrawal"])
     ok_events = list(
         mongo.audit_events.find({"action": {"$in": list(ACTIONS.values())}, "outcome": "ok"})
     )
@@ -278,14 +292,20 @@ def test_deposit_answers_a_transaction(
     assert '"_id"' not in response.text
     assert balance(teller, account["id"]) == "125.50"
 
-    stored = mongo.transactions.find_one({"_id": tx["id"]})
+    stored = leg_of(mongo, tx["id"])
     assert stored["account_id"] == account["id"]
     assert stored["seq"] == 1
     assert stored["type"] == "deposit"
-    assert isinstance(stored["amount"], Decimal128)
-    assert stored["amount"].to_decimal() == Decimal("125.50")
-    assert stored["balance_after"].to_decimal() == Decimal("125.50")
+    assert stored["amount"] == Decimal("125.50")
+    assert stored["balance_after"] == Decimal("125.50")
     assert stored["performed_by"] == teller_id
+    # The journal, the system of record, keeps money as Decimal128 (never a float).
+    journal = mongo.journal.find_one({"_id": tx["journal_id"]})
+    assert all(isinstance(leg["amount"], Decimal128) for leg in journal["legs"])
+    assert {leg["account"] for leg in journal["legs"]} == {
+        account["number"],
+        f"till:{till_of(teller)}:USD",
+    }
     assert iso_ms(stored["created_at"]) == tx["created_at"]
     assert_audited(mongo, tx)
 
@@ -476,7 +496,7 @@ def test_description_limits(teller: Api, funded: dict[str, Any], mongo: Any) -> 
     longest = "é" * 140
     tx = expect(move(teller, funded["id"], "deposit", "1.00", description=longest), 201)
     assert tx["description"] == longest
-    assert mongo.transactions.find_one({"_id": tx["id"]})["description"] == longest
+    assert leg_of(mongo, tx["id"])["description"] == longest
     tx = expect(move(teller, funded["id"], "withdraw", "1.00", description=None), 201)
     assert tx["description"] is None
     tx = expect(move(teller, funded["id"], "withdraw", "0.01", description="Miete März 💶"), 201)
@@ -686,8 +706,8 @@ def test_daily_withdrawal_limit(
         "140.00"
     )
     stored = mongo.accounts.find_one({"_id": account["id"]})
-    assert stored["out_day"] == datetime.now(UTC).date().isoformat()
-    assert stored["out_total"].to_decimal() == Decimal("460.00")
+    assert stored["day"] == datetime.now(UTC).date().isoformat()  # the business date (UTC)
+    assert stored["day_out"].to_decimal() == Decimal("460.00")
 
 
 def test_daily_limit_of_zero_refuses_every_withdrawal(

@@ -33,6 +33,20 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def pending() -> dict[int | str, dict[str, Any]]:
+    """Declare a covered route's 202: the request waits for approval (`Location` names it)."""
+    from shared.schemas.approvals import ApprovalRequired
+
+    return {
+        202: {
+            "model": ApprovalRequired,
+            "description": "Waits for a second person's approval (see Location)",
+            "headers": {"Location": {"schema": {"type": "string"},
+                                     "description": "/approvals/{id}"}},
+        }
+    }  # fmt: skip
+
+
 # For routes that declare no other error: the size cap still answers 413 before routing.
 TOO_LARGE: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": _DESCRIPTIONS[413]}

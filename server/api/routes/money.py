@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from server.api.deps import SettingsDep, UserCtx, list_params
+from server.api.deps import LedgerReady, SettingsDep, UserCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
-from server.api.routes import errors, router
+from server.api.routes import errors, pending, router
 from server.services import history, idempotency, movements
+from server.services.context import Ctx
 from server.services.views import ListParams
 from shared.schemas.common import Page, SortOrder, TimestampFilter
 from shared.schemas.transactions import (
@@ -24,8 +25,10 @@ from shared.schemas.transactions import (
 )
 
 routes = router(tags=["money"])
+# Money moves only once the ledger is complete (the migration answers 503 until then).
+MONEY = [LedgerReady]
 AccountId = Annotated[int, Path(ge=1, le=2**62)]
-MOVEMENT_ERRORS = errors(401, 403, 404, 409, 429)
+MOVEMENT_ERRORS = {**errors(401, 403, 404, 409, 429), **pending()}
 
 
 def _cash_route(kind: TransactionType) -> Any:
@@ -37,7 +40,7 @@ def _cash_route(kind: TransactionType) -> Any:
         body: MovementRequest,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
-        async def run(claim: idempotency.Claim | None) -> TransactionPublic:
+        async def run(ctx: Ctx, claim: idempotency.Claim | None) -> Any:
             return await movements.cash_movement(
                 ctx, settings, account_id=account_id, kind=kind, amount=body.amount,
                 description=body.description, claim=claim,
@@ -50,18 +53,19 @@ def _cash_route(kind: TransactionType) -> Any:
 
 routes.add_api_route(
     "/accounts/{account_id}/deposit", _cash_route(TransactionType.DEPOSIT), methods=["POST"],
-    status_code=201, response_model=TransactionPublic, name="deposit",
+    status_code=201, response_model=TransactionPublic, name="deposit", dependencies=MONEY,
     responses=MOVEMENT_ERRORS, summary="Deposit", description="Pay cash into an account.",
 )  # fmt: skip
 routes.add_api_route(
     "/accounts/{account_id}/withdraw", _cash_route(TransactionType.WITHDRAWAL), methods=["POST"],
-    status_code=201, response_model=TransactionPublic, name="withdraw",
+    status_code=201, response_model=TransactionPublic, name="withdraw", dependencies=MONEY,
     responses=MOVEMENT_ERRORS, summary="Withdraw", description="Pay cash out of an account.",
 )  # fmt: skip
 
 
 @routes.post(
     "/transfers", name="transfer", status_code=201, response_model=TransferPublic,
+    dependencies=MONEY,
     responses=MOVEMENT_ERRORS,
 )  # fmt: skip
 async def create_transfer(
@@ -69,7 +73,7 @@ async def create_transfer(
 ) -> JSONResponse:
     """Move money to another account (by id or number) of the same currency."""
 
-    async def run(claim: idempotency.Claim | None) -> TransferPublic:
+    async def run(ctx: Ctx, claim: idempotency.Claim | None) -> Any:
         return await movements.transfer(ctx, body, claim=claim)
 
     return await idempotent_answer(ctx, request, idempotency_key, body, run)

@@ -1,0 +1,1 @@
+"""Maker-checker: policies, the gate covered requests pass, decisions and execution."""

@@ -1,0 +1,1 @@
+"""Tills, the vault and teller sessions."""
