@@ -231,6 +231,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     Hold,
     TellerSession,
     Till,
+    VaultCount,
 )
 from server.documents.ledger import (  # noqa: E402
     DailyTotals,
@@ -257,6 +258,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     DailyTotals,
     Till,
     TellerSession,
+    VaultCount,
     ApprovalPolicyDoc,
     ApprovalDoc,
     BusinessDay,
