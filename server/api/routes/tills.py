@@ -16,7 +16,7 @@ from server.services.idempotency import Claim
 from server.services.tills import closing, position, reading, vault, vault_count
 from server.services.tills import sessions as tills
 from server.services.tills.cash import open_session_of
-from server.services.tills.views import session_public, till_public
+from server.services.tills.views import session_public
 from server.services.views import ListParams
 from shared.schemas.common import Page, SortOrder
 from shared.schemas.ledger import JournalPublic
@@ -49,19 +49,12 @@ UserFilter = Annotated[int | None, Query(ge=1, le=2**62)]
 DateFilter = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-12-01"])]
 
 
-async def _till_view(ctx: Ctx, till: dict[str, Any]) -> TillPublic:
-    session = None
-    if till.get("session_id") is not None:
-        session = await tills.sessions().find_one({"_id": till["session_id"]})
-    return till_public(ctx, till, await tills.till_cash(int(till["_id"])), session)
-
-
 @routes.post("/tills", name="create", status_code=201, response_model=TillPublic,
              responses=errors(401, 403))  # fmt: skip
 async def create_till(ctx: SupervisorCtx, body: TillCreate) -> TillPublic:
     """Create a till."""
     till = await tills.create_till(ctx, name=body.name, cash_limit=body.cash_limit)
-    return await _till_view(ctx, till)
+    return await tills.till_view(ctx, till)
 
 
 @routes.get("/tills", name="list", response_model=Page[TillPublic], responses=errors(401, 403))
@@ -70,7 +63,7 @@ async def list_tills(ctx: StaffCtx, params: TillList) -> Page[TillPublic]:
     collection = tills.tills()
     total = await collection.count_documents({})
     cursor = collection.find({}).sort(params.mongo_sort()).skip(params.skip).limit(params.limit)
-    items = [await _till_view(ctx, till) async for till in cursor]
+    items = [await tills.till_view(ctx, till) async for till in cursor]
     return Page[TillPublic](items=items, total=total, skip=params.skip, limit=params.limit)
 
 
@@ -81,7 +74,7 @@ async def get_till(ctx: StaffCtx, till_id: TillId) -> TillPublic:
     till = await tills.tills().find_one({"_id": till_id})
     if till is None:
         raise not_found("till not found")
-    return await _till_view(ctx, till)
+    return await tills.till_view(ctx, till)
 
 
 @routes.patch("/tills/{till_id}", name="update", response_model=TillPublic,
@@ -102,7 +95,7 @@ async def update_till(
     async def run(ctx: Ctx, claim: Claim | None) -> Any:
         async def body_(session: Any) -> TillPublic:
             till = await tills.update_till_body(ctx, session, till_id, body)
-            return await _till_view(ctx, till)
+            return await tills.till_view(ctx, till, session)
 
         return await in_transaction(ctx, claim, body_)
 

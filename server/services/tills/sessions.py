@@ -28,11 +28,11 @@ from server.services.ledger.posting import dec
 from server.services.tills import counts
 from server.services.tills.cash import open_session_of
 from server.services.tills.vault import require_currency
-from server.services.tills.views import session_public
+from server.services.tills.views import session_public, till_public
 from shared.errors import ErrorCode
 from shared.schemas.approvals import ApprovalAction
 from shared.schemas.common import now_ms
-from shared.schemas.tills import SessionOpen, SessionPublic, TillStatus, TillUpdate
+from shared.schemas.tills import SessionOpen, SessionPublic, TillPublic, TillStatus, TillUpdate
 
 ZERO = Decimal("0.00")
 
@@ -63,6 +63,16 @@ async def till_seqs(till_id: int, session: AsyncClientSession | None = None) -> 
     async for account in cursor:
         seqs[account["currency"]] = int(account.get("seq", 0))
     return seqs
+
+
+async def till_view(
+    ctx: Ctx, till: dict[str, Any], session: AsyncClientSession | None = None
+) -> TillPublic:
+    """Return a till as the caller may see it (read in the caller's transaction, if any)."""
+    current = None
+    if till.get("session_id") is not None:
+        current = await sessions().find_one({"_id": till["session_id"]}, session=session)
+    return till_public(ctx, till, await till_cash(int(till["_id"]), session), current)
 
 
 def _check_limits(cash_limit: dict[str, Decimal] | None) -> None:
