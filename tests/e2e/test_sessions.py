@@ -397,6 +397,13 @@ def test_a_close_under_an_idempotency_key_is_replayed_not_repeated(
                      headers=headers)  # fmt: skip
     expect(other, 422, "idempotency_key_reused")
     assert approval["id"]
+    # A refusal (409) under a key is its answer for good: replayed, not left waiting.
+    late = {"Idempotency-Key": f"late-close-{session['id']}"}
+    refused = api.post(f"/sessions/{session['id']}/close", json=body, headers=late)
+    expect(refused, 409, "session_closed")
+    replay = api.post(f"/sessions/{session['id']}/close", json=body, headers=late)
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert (replay.status_code, replay.json()) == (409, refused.json())
 
 
 # ---------------------------------------------------------------- lists and journal

@@ -60,11 +60,7 @@ async def create_till(ctx: SupervisorCtx, body: TillCreate) -> TillPublic:
 @routes.get("/tills", name="list", response_model=Page[TillPublic], responses=errors(401, 403))
 async def list_tills(ctx: StaffCtx, params: TillList) -> Page[TillPublic]:
     """List the tills (tellers do not see their cash)."""
-    collection = tills.tills()
-    total = await collection.count_documents({})
-    cursor = collection.find({}).sort(params.mongo_sort()).skip(params.skip).limit(params.limit)
-    items = [await tills.till_view(ctx, till) async for till in cursor]
-    return Page[TillPublic](items=items, total=total, skip=params.skip, limit=params.limit)
+    return await reading.list_tills(ctx, params)
 
 
 @routes.get("/tills/{till_id}", name="get", response_model=TillPublic,

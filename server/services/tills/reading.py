@@ -17,11 +17,11 @@ from server.errors import not_found
 from server.services.context import Ctx
 from server.services.ledger import codes, store
 from server.services.ledger.posting import dec
-from server.services.tills.sessions import sessions
-from server.services.tills.views import session_public
+from server.services.tills.sessions import sessions, tills
+from server.services.tills.views import session_public, till_public
 from server.services.views import ListParams
 from shared.schemas.common import Page, SortOrder
-from shared.schemas.tills import SessionLine, SessionPublic, SessionStatus
+from shared.schemas.tills import SessionLine, SessionPublic, SessionStatus, TillPublic
 
 
 async def _cash_of_tills(till_ids: list[int]) -> dict[int, dict[str, Decimal]]:
@@ -31,6 +31,22 @@ async def _cash_of_tills(till_ids: list[int]) -> dict[int, dict[str, Decimal]]:
         async for account in cursor:
             cash[int(account["till_id"])][account["currency"]] = dec(account["balance"])
     return cash
+
+
+async def list_tills(ctx: Ctx, params: ListParams) -> Page[TillPublic]:
+    """List the tills with their cash and sessions, in three reads whatever the page size."""
+    total = await tills().count_documents({})
+    cursor = tills().find({}).sort(params.mongo_sort()).skip(params.skip).limit(params.limit)
+    docs = [dict(till) async for till in cursor]
+    cash = await _cash_of_tills([int(till["_id"]) for till in docs])
+    running = [till["session_id"] for till in docs if till.get("session_id") is not None]
+    current = {int(s["_id"]): dict(s) async for s in sessions().find({"_id": {"$in": running}})}
+    items = [
+        till_public(ctx, till, cash.get(int(till["_id"]), {}),
+                    current.get(int(till["session_id"])) if till.get("session_id") else None)
+        for till in docs
+    ]  # fmt: skip
+    return Page[TillPublic](items=items, total=total, skip=params.skip, limit=params.limit)
 
 
 async def list_sessions(
