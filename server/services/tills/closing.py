@@ -20,6 +20,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.db import RetryTransaction
+from server.documents.branch import OpenSession
 from server.errors import not_found, refused
 from server.services import audit
 from server.services.approvals import decisions
@@ -180,6 +181,9 @@ async def _finish(
         {"_id": till_id, "session_id": session_id}, {"$set": {"session_id": None}},
         session=session,
     )  # fmt: skip
+    await OpenSession.get_pymongo_collection().delete_one(
+        {"_id": current["teller_id"], "session_id": session_id}, session=session
+    )
     await decisions.cancel_for_session(ctx, session, session_id)
     await audit.record(
         ctx, action=Action.SESSION_CLOSED, session=session, target_type="session",

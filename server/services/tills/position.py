@@ -36,12 +36,12 @@ async def cash_position(
         elif account.get("till_id") is not None:
             held[account["currency"]][int(account["till_id"])] = dec(account["balance"])
     known = {int(t["_id"]): dict(t) async for t in tills().find({}, session=session)}
-    open_ids = [t["session_id"] for t in known.values() if t.get("session_id") is not None]
     tellers: dict[int, int] = {}
-    if open_ids:
-        cursor = sessions().find({"_id": {"$in": open_ids}}, projection={"teller_id": 1},
-                                 session=session)  # fmt: skip
-        tellers = {int(s["_id"]): int(s["teller_id"]) async for s in cursor}
+    for known_till in known.values():  # by `_id`: a branch runs a few sessions at once
+        if known_till.get("session_id") is not None:
+            found = await sessions().find_one({"_id": known_till["session_id"]}, session=session)
+            if found is not None:
+                tellers[int(found["_id"])] = int(found["teller_id"])
     position: dict[str, CashPositionCurrency] = {}
     for currency in sorted(set(vault) | set(held)):
         lines: list[CashPositionTill] = []

@@ -15,9 +15,10 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from server.db import RetryTransaction
-from server.documents.branch import ApprovalDoc, TellerSession, Till
+from server.documents.branch import ApprovalDoc, OpenSession, TellerSession, Till
 from server.documents.ledger import LedgerAccount
 from server.errors import invalid_field, not_found, refused
 from server.services import audit, calendar
@@ -237,6 +238,12 @@ async def open_session_body(
         "opening_approval_id": approval_id if opening_variance else None,
         "start_seq": await till_seqs(till_id, session), "end_seq": None,
     }  # fmt: skip
+    try:
+        await OpenSession.get_pymongo_collection().insert_one(
+            {"_id": teller_id, "session_id": session_id, "till_id": till_id}, session=session
+        )
+    except DuplicateKeyError as exc:  # the teller opened one elsewhere at the same moment
+        raise RetryTransaction("the teller opened a session meanwhile") from exc
     await sessions().insert_one(doc, session=session)
     await audit.record(
         ctx, action=Action.SESSION_OPENED, session=session, target_type="session",
