@@ -272,7 +272,7 @@ async def _supervisor_loop(
                 else:  # decided meanwhile by a retry, or cancelled: not ours to count
                     assert status == 409, decided
                     assert decided["code"] == "approval_not_pending", decided
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
     except GaveUp as error:
         branch.unresolved.append(str(error))
     finally:
