@@ -17,13 +17,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents.branch import VaultCount
 from server.documents.ledger import LedgerAccount
-from server.errors import forbidden
+from server.errors import forbidden, refused
 from server.services import audit, calendar
 from server.services.approvals.gate import ApprovalPending, Covered, executing, gate
 from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.ledger.posting import dec
 from server.services.tills import counts
+from shared.errors import ErrorCode
 from shared.schemas.approvals import ApprovalAction
 from shared.schemas.common import iso_utc_ms, now_ms
 from shared.schemas.tills import VaultCountRequest, VaultCountResult
@@ -89,16 +90,18 @@ async def vault_count_body(
         found = await vault_counts().find_one(
             {"approval_id": ctx.approval["_id"], "status": "pending"}, session=session
         )
-        if found is not None:
-            journal_id = await _post(ctx, session, counts.loaded(found["variance"]),
-                                     int(found["_id"]))  # fmt: skip
-            await vault_counts().update_one(
-                {"_id": found["_id"]},
-                {"$set": {"status": "posted", "journal_id": journal_id}}, session=session,
-            )  # fmt: skip
-            done = {**found, "status": "posted"}
-            await _record(ctx, session, done, journal_id)
-            return _result(done)
+        if found is None:  # never a fresh count in place of the one that was approved
+            raise refused(ErrorCode.APPROVAL_NOT_PENDING, "the vault count is no longer pending",
+                          approval_id=ctx.approval["_id"])  # fmt: skip
+        journal_id = await _post(ctx, session, counts.loaded(found["variance"]),
+                                 int(found["_id"]))  # fmt: skip
+        await vault_counts().update_one(
+            {"_id": found["_id"]},
+            {"$set": {"status": "posted", "journal_id": journal_id}}, session=session,
+        )  # fmt: skip
+        done = {**found, "status": "posted"}
+        await _record(ctx, session, done, journal_id)
+        return _result(done)
     expected = await vault_cash(session)
     counts.require_complete(data.counted, expected)
     variance = counts.differences(data.counted, expected)
