@@ -6,6 +6,9 @@ money), and sends it to a random server. An unknown outcome — timeout, connect
 5xx, 409 `idempotency_key_in_use` — is retried with the same key until a final answer comes.
 At quiescence `check_invariants` compares the database with what the clients were told.
 Used by the test suite (short form), `make soak` (long form) and `make bench`.
+
+With a `Branch` (tests/workload_branch.py), teller clients also work tills in sessions and a
+supervisor decides their approvals; their cash movements are outcomes like the others.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+
+from tests.ledger_checks import all_customer_legs, check_ledger
+from tests.workload_branch import Branch, run_branch
 
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
@@ -142,8 +148,13 @@ async def run_workload(
     seed: int = 1,
     settle_seconds: float = 90.0,
     timeout: float = 10.0,
+    branch: Branch | None = None,
 ) -> WorkloadResult:
-    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle."""
+    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
+
+    With a `branch`, its tellers and supervisor run alongside (tellers close their sessions
+    after `seconds`, within the settle time).
+    """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
     http = [
@@ -199,8 +210,12 @@ async def run_workload(
                 )
             )
 
+    tasks = [client_loop(n) for n in range(clients)]
+    if branch is not None:
+        tasks.append(run_branch(branch, urls, result, seed=seed, stop_at=stop_at,
+                                give_up_at=give_up_at))  # fmt: skip
     try:
-        await asyncio.gather(*(client_loop(n) for n in range(clients)))
+        await asyncio.gather(*tasks)
     finally:
         for client in http:
             await client.aclose()
@@ -215,7 +230,7 @@ def _dec(value: Any) -> Decimal:
 def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) -> dict[str, Any]:
     """Assert the bank's invariants over a PyMongo database after a workload; return counts."""
     accounts = {doc["_id"]: doc for doc in db.accounts.find()}
-    entries = list(db.transactions.find())
+    entries = all_customer_legs(db)  # each customer leg is a Transaction (`_id` its id)
     transfers = list(db.transfers.find())
     # No unknown outcome is left: every movement got a final answer.
     assert not result.unresolved, f"{len(result.unresolved)} movements never got a final answer"
@@ -235,7 +250,7 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
         assert [e["seq"] for e in mine] == list(range(1, len(mine) + 1)), account_id
         running = Decimal("0.00")
         for entry in mine:
-            sign = 1 if entry["type"] in ("deposit", "transfer_in") else -1
+            sign = 1 if entry["direction"] == "credit" else -1
             running += sign * _dec(entry["amount"])
             assert running == _dec(entry["balance_after"]), (account_id, entry["seq"])
         balance = _dec(account["balance"])
@@ -261,6 +276,8 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
             assert found == expected, (outcome.key, outcome.kind, found)
         else:
             assert found == 0, (outcome.key, outcome.kind, found)
+    # And the double-entry ledger's own invariants (DESIGN.md "Money"), tills included.
+    check_ledger(db)
     return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers)}
 
 

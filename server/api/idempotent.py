@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from server.api.deps import get_limits
+from server.errors import DomainError
 from server.services import idempotency
 from server.services.approvals.gate import ApprovalPending
 from server.services.context import Ctx, Frozen
@@ -108,4 +109,11 @@ async def in_transaction(
             await claim.complete(session, result)
         return result
 
-    return await ctx.db.transaction(txn)
+    try:
+        return await ctx.db.transaction(txn)
+    except DomainError as error:
+        # A 409 is the key's answer for good: store it, or a retry would wait on the claim.
+        if claim is not None and idempotency.is_stored_refusal(error):
+            refusal, held = error, claim
+            await ctx.db.transaction(lambda session: held.refuse(session, refusal))
+        raise

@@ -246,6 +246,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     OpenSession,
     TellerSession,
     Till,
+    VaultCount,
 )
 from server.documents.ledger import (  # noqa: E402
     DailyTotals,
@@ -273,6 +274,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     Till,
     TellerSession,
     OpenSession,
+    VaultCount,
     ApprovalPolicyDoc,
     ApprovalDoc,
     BusinessDay,

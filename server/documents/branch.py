@@ -50,7 +50,13 @@ class TellerSession(Document):
     approval_id: int | None = None
     over_limit: bool = False
     counts: list[dict[str, Any]] = Field(default_factory=list)
-    # The till's ledger position per currency when the session opened (its legs come after).
+    closing_at: datetime | None = None
+    # The teller's count at opening, when it differed from the till (posted to over/short).
+    opening_count: dict[str, DecimalAnnotation] | None = None
+    opening_variance: dict[str, DecimalAnnotation] | None = None
+    opening_approval_id: int | None = None
+    # The till's ledger position per currency when the session opened (its legs come after)
+    # and when it closed: the session's journal is read by position between the two.
     start_seq: dict[str, int] = Field(default_factory=dict)
     end_seq: dict[str, int] | None = None
 
@@ -60,6 +66,34 @@ class TellerSession(Document):
             IndexModel([("teller_id", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("status", ASCENDING)]),
             IndexModel([("business_date", ASCENDING)]),
+            IndexModel([("till_id", ASCENDING)]),
+        ]
+
+
+class VaultCount(Document):
+    """A count of the vault: what was counted, what the ledger expected, the difference.
+
+    `status`: `balanced` (no difference), `pending` (waiting for `till.variance`), `posted`
+    (the difference went to over/short), or how its approval ended (`rejected`, ...).
+    """
+
+    id: int  # type: ignore[assignment]
+    business_date: str
+    counted: dict[str, DecimalAnnotation]
+    expected: dict[str, DecimalAnnotation]
+    variance: dict[str, DecimalAnnotation]
+    note: str | None = None
+    at: datetime = Field(default_factory=now_ms)
+    by: int
+    approval_id: int | None = None
+    journal_id: int | None = None
+    status: str
+
+    class Settings:
+        name = "vault_counts"
+        indexes = [
+            IndexModel([("business_date", ASCENDING), ("_id", DESCENDING)]),
+            IndexModel([("approval_id", ASCENDING)]),
         ]
 
 

@@ -13,12 +13,19 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.services import audit, movements
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
-from server.services.approvals.registry import CoveredRoute, register
+from server.services.approvals.registry import CoveredRoute, on_cancel, on_reject, register
 from server.services.audit import Action
 from server.services.context import Ctx
-from server.services.tills import vault
+from server.services.tills import closing, vault, vault_count
+from server.services.tills import sessions as tills
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
-from shared.schemas.tills import TillCashMove, VaultCash
+from shared.schemas.tills import (
+    SessionClose,
+    SessionOpen,
+    TillCashMove,
+    VaultCash,
+    VaultCountRequest,
+)
 from shared.schemas.transactions import MovementRequest, TransactionType, TransferCreate
 
 
@@ -86,6 +93,27 @@ async def _till_cash(
     return await vault.till_cash_body(ctx, session, int(params["till_id"]), body)
 
 
+async def _open(ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any) -> Any:
+    return await tills.open_public_body(ctx, session, int(params["till_id"]), body)
+
+
+async def _close(ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any) -> Any:
+    return await closing.close_public_body(ctx, session, int(params["session_id"]), body)
+
+
+async def _vault_count(
+    ctx: Ctx, session: AsyncClientSession, _params: dict[str, str], body: Any
+) -> Any:
+    return await vault_count.vault_count_body(ctx, session, body)
+
+
+async def _variance_ended(ctx: Ctx, session: AsyncClientSession, approval: dict[str, Any]) -> None:
+    # A count that was not approved: the session reopens with it in `counts`; a vault
+    # count is marked with how its approval ended. An opening count leaves nothing behind.
+    await closing.reopen(ctx, session, approval)
+    await vault_count.count_ended(ctx, session, approval)
+
+
 def register_all() -> None:
     """Register every covered route (idempotent)."""
     register(CoveredRoute("POST", "/accounts/{account_id}/deposit", MovementRequest, _deposit))
@@ -94,6 +122,12 @@ def register_all() -> None:
     register(CoveredRoute("PUT", "/approval-policies/{action}", PolicyUpdate, _policy, status=200))
     register(CoveredRoute("POST", "/vault/cash", VaultCash, _vault_cash))
     register(CoveredRoute("POST", "/tills/{till_id}/cash", TillCashMove, _till_cash))
+    register(CoveredRoute("POST", "/tills/{till_id}/sessions", SessionOpen, _open))
+    register(CoveredRoute("POST", "/sessions/{session_id}/close", SessionClose, _close,
+                          status=200))  # fmt: skip
+    register(CoveredRoute("POST", "/vault/count", VaultCountRequest, _vault_count, status=200))
+    on_reject(ApprovalAction.TILL_VARIANCE.value, _variance_ended)
+    on_cancel(ApprovalAction.TILL_VARIANCE.value, _variance_ended)
 
 
 register_all()

@@ -18,6 +18,7 @@ from server.services.accounts import set_owner_staff
 from server.services.audit import Action
 from server.services.auth import admit, check_counted_password, revoke_user_sessions
 from server.services.context import Ctx
+from server.services.tills.cash import open_session_of
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
 from shared.money import to_cents_str
@@ -368,6 +369,10 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
                 "the user's accounts still hold money: " + ", ".join(holding),
                 accounts=holding,
             )
+        till_session = await open_session_of(user_id, session)
+        if till_session is not None:  # a supervisor counts and closes it first
+            raise refused(ErrorCode.SESSION_OPEN, "the user has a till session that is not closed",
+                          session_id=till_session["_id"])  # fmt: skip
         if target.role is Role.ADMIN and target.is_active:
             await _guard_last_admin(ctx, target, session)
         now = now_ms()

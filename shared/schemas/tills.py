@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from shared.money import Amount, Money, MoneyLimit
 from shared.schemas.common import RequestModel, Timestamp
@@ -16,7 +16,8 @@ Note = Annotated[str, Field(min_length=1, max_length=500)]
 TillName = Annotated[str, Field(min_length=1, max_length=60)]
 CashMap = dict[CurrencyCode, MoneyLimit]
 """An amount per currency in a request (0.00 or more)."""
-Denominations = dict[CurrencyCode, dict[Annotated[str, Field(max_length=16)], int]]
+Denominations = dict[CurrencyCode, dict[Annotated[str, Field(max_length=16)], StrictInt]]
+"""Pieces counted per currency: a money string ("50.00") mapped to how many (0 or more)."""
 
 
 class TillStatus(StrEnum):
@@ -68,13 +69,22 @@ class TillSort(StrEnum):
 
 
 class SessionOpen(RequestModel):
-    """Opening a session, optionally with the teller's count of the till."""
+    """Opening a session, optionally with the teller's count of the till.
+
+    A count must name every currency the till holds; one that differs from the till's cash
+    waits for approval `till.variance`, whose execution posts the difference to over/short.
+    """
 
     counted: CashMap | None = None
 
 
 class SessionClose(RequestModel):
-    """Closing a session with the teller's count (and optional denominations)."""
+    """Closing a session with the teller's count (and optional denominations).
+
+    Checked in order: `counted` names every currency whose expected cash is not zero (422
+    `count_incomplete`); each currency's denominations add up to its count (422
+    `count_mismatch`); a difference carries a `note` (422 `note_required`).
+    """
 
     counted: CashMap
     denominations: Denominations | None = None
@@ -118,6 +128,12 @@ class SessionSort(StrEnum):
 
     ID = "id"
     OPENED_AT = "opened_at"
+
+
+class SessionLineSort(StrEnum):
+    """A session's journal is in the till's order (`id` is the leg's position)."""
+
+    ID = "id"
 
 
 class SessionLine(BaseModel):
@@ -169,11 +185,11 @@ class VaultCountResult(BaseModel):
 
 
 class CashPositionTill(BaseModel):
-    """One till's cash in a currency."""
+    """One till's cash in a currency; null for the caller's own session's till (blind)."""
 
     till_id: int
     name: str
-    cash: Money
+    cash: Money | None
     session_id: int | None
     teller_id: int | None
 
@@ -183,7 +199,7 @@ class CashPositionCurrency(BaseModel):
 
     vault: Money
     tills: list[CashPositionTill]
-    total: Money
+    total: Money | None  # null when one of the tills is blind to the caller
 
 
 type CashPosition = dict[str, CashPositionCurrency]

@@ -1,7 +1,10 @@
 """The bank workload against two server processes sharing one `bank-server db`, with crashes.
 
-Short form of `make soak`: 16 clients for 20 seconds per test. After each run the ledger
-invariants of DESIGN.md must hold and no Idempotency-Key may have moved money twice.
+Short form of `make soak`: 16 clients for 20 seconds per test, and beside them tellers
+working their tills in sessions (counts, cash to and from the vault, closes with and
+without differences) with a supervisor client deciding their approvals. After each run the
+ledger invariants of DESIGN.md must hold, every till must hold what its legs say and what
+its teller was told, and no Idempotency-Key may have moved money twice.
 """
 
 from __future__ import annotations
@@ -21,17 +24,31 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, iso_ms
+from tests.support import (
+    ADMIN_PASSWORD,
+    SUPERVISOR_PASSWORD,
+    Api,
+    ServerProcess,
+    expect,
+    iso_ms,
+    lift_thresholds,
+    open_till_session,
+    stock_vault,
+    stocked_till,
+)
 from tests.workload import (
     WorkloadResult,
     check_invariants,
     open_workload_accounts,
     run_workload,
 )
+from tests.workload_branch import Branch, Teller, check_branch
 
 CLIENTS = int(os.environ.get("WORKLOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("WORKLOAD_SECONDS", "20"))
 ACCOUNTS = 8
+TELLERS = int(os.environ.get("WORKLOAD_TELLERS", "3"))
+TILL_CASH = Decimal("1000.00")
 
 
 @dataclass
@@ -43,6 +60,7 @@ class Cluster:
     token: str
     accounts: list[int]
     mongo: Any
+    branch: Branch
 
     def total(self) -> Decimal:
         return sum(
@@ -70,14 +88,50 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for server in servers:
             server.start()
         admin = Api(servers[0].url).login("admin", ADMIN_PASSWORD)
+        supervisor = staff(admin, "wlsuper", "supervisor", SUPERVISOR_PASSWORD)
+        stock_vault(admin, supervisor)
+        lift_thresholds(admin, supervisor)
+        open_till_session(admin, admin)  # the 16 clients' cash goes through the admin's till
         accounts = open_workload_accounts(admin, ACCOUNTS)
+        tellers = []
+        for n in range(TELLERS):
+            teller = staff(admin, f"wlteller{n}", "teller", f"teller-pass-{n}")
+            till = stocked_till(supervisor, f"Workload till {n}", {"USD": str(TILL_CASH)})
+            assert teller.token is not None
+            tellers.append(Teller(token=teller.token, till_id=int(till["id"]), cash=TILL_CASH))
         assert admin.token is not None
-        yield Cluster(database, servers, admin.token, accounts, client["workload"])
+        assert supervisor.token is not None
+        branch = Branch(supervisor_token=supervisor.token, tellers=tellers, accounts=accounts)
+        yield Cluster(database, servers, admin.token, accounts, client["workload"], branch)
     finally:
         client.close()
         for server in servers:
             server.stop()
         database.stop()
+
+
+def staff(admin: Api, username: str, role: str, password: str) -> Api:
+    """Create a staff user (as admin) and return a client signed in as them."""
+    body = {"username": username, "password": password, "full_name": f"Work {role.title()}",
+            "email": f"{username}@example.com", "role": role}  # fmt: skip
+    expect(admin.post("/users", json=body), 201)
+    return admin.login(username, password)
+
+
+def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dict[str, Any]:
+    """Check the workload's invariants, the ledger's, and the branch's tills and sessions."""
+    counts = check_invariants(cluster.mongo, result, opening)
+    branch = check_branch(cluster.mongo, cluster.branch)
+    assert branch["sessions"] > 0, branch
+    # What every till holds, as a supervisor sees it, is what its legs and its teller say.
+    supervisor = Api(cluster.servers[0].url, cluster.branch.supervisor_token)
+    for teller in cluster.branch.tellers:
+        till = expect(supervisor.get(f"/tills/{teller.till_id}"), 200)
+        assert till["session_id"] is None
+        assert Decimal((till["cash"] or {}).get("USD", "0.00")) == teller.cash, (till, teller)
+    supervisor.close()
+    print("branch:", branch, dict(cluster.branch.decisions))
+    return {**counts, **branch}
 
 
 def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> WorkloadResult:
@@ -93,6 +147,7 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
             clients=CLIENTS,
             seconds=SECONDS,
             seed=int(time.time()),
+            branch=cluster.branch,
         )
     )
     if thread:
@@ -109,7 +164,10 @@ def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
     assert not result.server_errors, result.summary()
     assert not result.transport_errors, result.summary()
-    check_invariants(cluster.mongo, result, opening)
+    counts = check_all(cluster, result, opening)
+    # The tellers counted differences that were posted, and moved cash to and from the vault.
+    assert counts["differences"] > 0, counts
+    assert cluster.branch.decisions["till.variance:executed"] > 0, cluster.branch.decisions
 
 
 def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
@@ -127,7 +185,7 @@ def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
     result = workload(cluster, chaos)
     assert sum(result.transport_errors.values()) > 0, "the kill should have cut connections"
     assert len(result.committed) > 30, result.summary()
-    check_invariants(cluster.mongo, result, opening)
+    check_all(cluster, result, opening)
 
 
 def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_path: Path) -> None:
@@ -154,21 +212,21 @@ def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_
         o for o in result.committed if str(o.body.get("created_at", "")) > restarted[0]
     ]
     assert after_restart, result.summary()
-    counts = check_invariants(cluster.mongo, result, opening)
+    counts = check_all(cluster, result, opening)
     assert counts["entries"] >= before["entries"] > 0
     for server in cluster.servers:
         expect(Api(server.url).get("/health"), 200)
 
 
 def _count_entries(path: Path) -> int:
-    """Count ledger documents in the SQLite file with sqlite3, outside mongoeco."""
+    """Count customer Transactions in the SQLite file with sqlite3, outside mongoeco."""
     import sqlite3
 
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         row = connection.execute(
             "SELECT COUNT(*) FROM documents WHERE db_name = ? AND coll_name = ?",
-            ("workload", "transactions"),
+            ("workload", "transaction_refs"),  # one per customer Transaction
         ).fetchone()
     finally:
         connection.close()

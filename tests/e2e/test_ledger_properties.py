@@ -1,10 +1,12 @@
 """Property test of money movement against a real server: a Hypothesis state machine.
 
-Each example opens fresh accounts with random overdraft and daily limits, then runs random
-deposits, withdrawals (some exactly at the edge of what is allowed, or a cent over it),
-transfers, limit changes and freezes. A Python model predicts every answer (201, or 409 with
-the codes that apply) and every balance; after each step the server's balances, ledgers and
-limits must agree with the model.
+Each example opens fresh accounts with random overdraft and daily limits and gives the
+teller a fresh till holding a little cash, then runs random deposits, withdrawals (some
+exactly at the edge of what is allowed, or a cent over it), transfers, limit changes,
+freezes, cash moved between the vault and the till, and session closes (exact, short or
+over, approved or rejected) followed by a new session. A Python model predicts every answer
+(201, or 409 with the codes that apply), every balance and the till's cash; after each step
+the server's balances, ledgers, limits and till must agree with the model.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.ledger_checks import all_customer_legs, customer_legs, customer_legs_where
+from tests.ledger_checks import all_customer_legs, check_ledger, customer_legs, customer_legs_where
 from tests.support import Api, dec, expect
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -50,6 +52,12 @@ daily_limits = (
 )
 openings = st.decimals(min_value=Decimal("100.00"), max_value=Decimal("1000.00"), places=2)
 slots = st.integers(min_value=0, max_value=ACCOUNTS - 1)
+stocks = st.sampled_from([ZERO, Decimal("0.01")]) | st.decimals(
+    min_value=ZERO, max_value=Decimal("300.00"), places=2
+)
+count_offsets = st.sampled_from([ZERO, ZERO, Decimal("-1.00"), Decimal("2.50")]) | st.decimals(
+    min_value=Decimal("-20.00"), max_value=Decimal("20.00"), places=2
+)
 
 # No shrinking: every step is a few HTTP calls, and shrinking a failure could outlast the
 # test timeout; a failing run prints its (at most stateful_step_count) steps as they ran.
@@ -109,6 +117,15 @@ class Model:
         return room
 
 
+@dataclass
+class TillModel:
+    """What the teller's till should hold (USD), and the session open on it."""
+
+    id: int
+    session_id: int
+    cash: Decimal
+
+
 @dataclass(frozen=True)
 class Clients:
     """Who acts in the machine: staff handle cash and settings, the owner transfers."""
@@ -131,16 +148,23 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accounts: list[Model] = []
         self.deposited = ZERO
         self.withdrawn = ZERO
+        self.till: TillModel | None = None
+        self.over_short = ZERO  # what this example's counts posted (shortages - overages)
+        self.over_short_start = self.over_short_now()
 
     # ------------------------------------------------------------ set-up
 
     @initialize(
         setups=st.lists(
             st.tuples(overdrafts, daily_limits, openings), min_size=ACCOUNTS, max_size=ACCOUNTS
-        )
+        ),
+        stock=stocks,
     )
-    def open_accounts(self, setups: list[tuple[Decimal, Decimal | None, Decimal]]) -> None:
+    def open_accounts(
+        self, setups: list[tuple[Decimal, Decimal | None, Decimal]], stock: Decimal
+    ) -> None:
         wait_if_near_utc_midnight()
+        self.till = self.fresh_till(stock)
         for overdraft, daily, opening in setups:
             body = {"account_type": "checking", "owner_id": self.c.owner_id}
             opened = expect(self.c.admin.post("/accounts", json=body), 201)
@@ -156,6 +180,31 @@ class LedgerMachine(RuleBasedStateMachine):
             account = Model(opened["id"], overdraft, daily)
             self.accounts.append(account)
             self.deposit(len(self.accounts) - 1, opening)
+
+    def fresh_till(self, stock: Decimal) -> TillModel:
+        """Close the teller's session (counted as expected); open one on a new till of `stock`."""
+        current = self.c.teller.get("/sessions/current")
+        if current.status_code == 200:
+            session_id = current.json()["id"]
+            expected = expect(self.c.admin.get(f"/sessions/{session_id}"), 200)["expected"]
+            closed = self.c.teller.post(f"/sessions/{session_id}/close",
+                                        json={"counted": expected})  # fmt: skip
+            assert expect(closed, 200)["status"] == "closed"
+        till = expect(self.c.admin.post("/tills", json={"name": "Property till"}), 201)
+        if stock > 0:
+            move = {"direction": "to_till", "currency": "USD", "amount": text(stock)}
+            expect(self.c.admin.post(f"/tills/{till['id']}/cash", json=move), 201)
+        opened = self.c.teller.post(f"/tills/{till['id']}/sessions",
+                                    json={"counted": {"USD": text(stock)}})  # fmt: skip
+        session = expect(opened, 201)
+        assert session["opening"].get("USD", "0.00") == text(stock)
+        assert session["expected"] is None  # blind for its own teller
+        return TillModel(till["id"], session["id"], stock)
+
+    def over_short_now(self) -> Decimal:
+        """Return the over/short account's balance (debit-normal) as stored."""
+        raw = self.c.mongo.ledger_accounts.find_one({"_id": "over_short:USD"})
+        return dec(raw["balance"]) if raw else ZERO
 
     def admin_update(self, account_id: int, body: dict[str, Any]) -> httpx.Response:
         """PUT an account's settings as admin."""
@@ -193,23 +242,108 @@ class LedgerMachine(RuleBasedStateMachine):
         account.balance += amount
         account.entries += 1
         self.deposited += amount
+        assert self.till is not None
+        self.till.cash += amount  # staff cash goes through the teller's till
+        assert tx["session_id"] == self.till.session_id
         self.check_entry(tx, account, "deposit", amount)
 
     def withdraw(self, account: Model, amount: Decimal) -> None:
         """Withdraw through the API and check the answer against the model."""
+        assert self.till is not None
         problems = account.debit_problems(amount)
+        if amount > self.till.cash:
+            problems.add("till_insufficient_cash")
         response = self.c.teller.post(
             f"/accounts/{account.id}/withdraw", json={"amount": text(amount)}
         )
         if problems:
             self.check_refusal(response, problems)
+            if response.json()["code"] == "till_insufficient_cash":
+                assert response.json()["context"]["available"] is None  # blind
             return
         tx = expect(response, 201)
         account.balance -= amount
         account.out_today += amount
         account.entries += 1
         self.withdrawn += amount
+        self.till.cash -= amount
         self.check_entry(tx, account, "withdrawal", amount)
+
+    @rule(slot=slots, over=st.booleans())
+    def withdraw_the_tills_cash(self, slot: int, over: bool) -> None:
+        """Pay out exactly what the till holds, or a cent more."""
+        assert self.till is not None
+        self.withdraw(self.accounts[slot], max(self.till.cash + (CENT if over else ZERO), CENT))
+
+    @rule(to_till=st.booleans(), amount=amounts | small_amounts, over=st.booleans())
+    def move_cash(self, to_till: bool, amount: Decimal, over: bool) -> None:
+        """The admin moves cash between the vault and the teller's till; the teller accepts."""
+        till = self.till
+        assert till is not None
+        if not to_till and over:
+            amount = till.cash + CENT
+        body = {"direction": "to_till" if to_till else "to_vault", "currency": "USD",
+                "amount": text(amount)}  # fmt: skip
+        response = self.c.admin.post(f"/tills/{till.id}/cash", json=body)
+        if not to_till and amount > till.cash:
+            refusal = expect(response, 409, "till_insufficient_cash")
+            assert refusal["context"]["available"] == text(till.cash)  # not the admin's till
+            return
+        approval = expect(response, 202)["approval"]
+        assert approval["action"] == "till.receive"
+        assert approval["session_id"] == till.session_id
+        decided = expect(self.c.teller.post(f"/approvals/{approval['id']}/approve", json={}), 200)
+        assert decided["status"] == "executed", decided
+        till.cash += amount if to_till else -amount
+
+    @rule(off=count_offsets, approve=st.booleans(), count_at_open=st.booleans())
+    def close_and_reopen(self, off: Decimal, approve: bool, count_at_open: bool) -> None:
+        """Close the session with a count off by `off`; a rejected count is recounted."""
+        till = self.till
+        assert till is not None
+        off = max(off, -till.cash)
+        path = f"/sessions/{till.session_id}/close"
+        counted = {"USD": text(till.cash + off)}
+        expected = till.cash
+        if off == 0:
+            closed = expect(self.c.teller.post(path, json={"counted": counted}), 200)
+        else:
+            expect(self.c.teller.post(path, json={"counted": counted}), 422, "note_required")
+            answer = self.c.teller.post(path, json={"counted": counted, "note": "property"})
+            approval = expect(answer, 202)["approval"]
+            shown = expect(self.c.teller.get(f"/sessions/{till.session_id}"), 200)
+            assert shown["status"] == "closing"
+            assert shown["variance"] is None  # blind for its own teller
+            deposit = {"amount": "1.00"}
+            expect(self.c.teller.post(f"/accounts/{self.accounts[0].id}/deposit", json=deposit),
+                   409, "session_closing")  # fmt: skip
+            if approve:
+                done = expect(self.c.admin.post(f"/approvals/{approval['id']}/approve",
+                                                json={}), 200)  # fmt: skip
+                assert done["status"] == "executed", done
+                closed = done["result"]["body"]
+                assert closed["variance"]["USD"] == text(off)
+                till.cash += off
+                self.over_short -= off
+            else:
+                expect(self.c.admin.post(f"/approvals/{approval['id']}/reject",
+                                         json={"reason": "recount"}), 200)  # fmt: skip
+                reopened = expect(self.c.teller.get(f"/sessions/{till.session_id}"), 200)
+                assert reopened["status"] == "open"
+                assert reopened["counts"][-1]["counted"] == counted
+                recount = {"counted": {"USD": text(till.cash)}}
+                closed = expect(self.c.teller.post(path, json=recount), 200)
+        assert closed["status"] == "closed"
+        assert closed["counted"]["USD"] == text(till.cash)
+        assert closed["expected"].get("USD", "0.00") == text(expected)
+        journal = expect(self.c.admin.get(f"/sessions/{till.session_id}/journal",
+                                          params={"order": "desc", "limit": 1}), 200)  # fmt: skip
+        if journal["items"]:
+            assert journal["items"][0]["till_balance_after"] == text(till.cash)
+        body = {"counted": {"USD": text(till.cash)}} if count_at_open else {}
+        opened = expect(self.c.teller.post(f"/tills/{till.id}/sessions", json=body), 201)
+        assert opened["opening"].get("USD", "0.00") == text(till.cash)
+        till.session_id = int(opened["id"])
 
     @rule(slot=slots, amount=amounts)
     def withdraw_any(self, slot: int, amount: Decimal) -> None:
@@ -321,6 +455,18 @@ class LedgerMachine(RuleBasedStateMachine):
         assert total == self.deposited - self.withdrawn
 
     @invariant()
+    def the_till_holds_what_the_model_says(self) -> None:
+        if self.till is None:
+            return
+        shown = expect(self.c.admin.get(f"/tills/{self.till.id}"), 200)
+        assert (shown["cash"] or {}).get("USD", "0.00") == text(self.till.cash), shown
+        assert shown["session_id"] == self.till.session_id
+        assert expect(self.c.teller.get(f"/tills/{self.till.id}"), 200)["cash"] is None
+        raw = self.c.mongo.ledger_accounts.find_one({"_id": f"till:{self.till.id}:USD"})
+        assert (dec(raw["balance"]) if raw else ZERO) == self.till.cash
+        assert self.over_short_now() - self.over_short_start == self.over_short
+
+    @invariant()
     def ledgers_add_up(self) -> None:
         for account in self.accounts:
             listed = expect(
@@ -403,5 +549,11 @@ def test_random_movements_keep_the_ledger_consistent(
     assert refused > 5, refused
     assert mongo.transfers.count_documents({}) >= 5
     codes = set(mongo.audit_events.distinct("code", {"outcome": "refused"}))
-    assert {"insufficient_funds", "limit_exceeded", "account_not_active"} <= codes, codes
+    assert {"insufficient_funds", "limit_exceeded", "account_not_active",
+            "till_insufficient_cash"} <= codes, codes  # fmt: skip
+    # The tills really moved: cash moves, closes with differences, and new sessions.
+    assert mongo.journal.count_documents({"kind": "over_short"}) > 3
+    assert mongo.journal.count_documents({"kind": {"$in": ["vault_to_till", "till_to_vault"]}}) > 10
+    assert mongo.teller_sessions.count_documents({"status": "closed"}) > ACCOUNTS * 5
     check_whole_database(mongo)
+    check_ledger(mongo)

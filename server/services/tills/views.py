@@ -66,7 +66,14 @@ def session_public(
         variance=None if blind else variance,
         note=doc.get("note"), approval_id=doc.get("approval_id"),
         over_limit=bool(doc.get("over_limit", False)),
-        counts=[SessionCount.model_validate({**count, "counted": _money_map(count["counted"]),
-                                             "variance": _money_map(count.get("variance"))})
-                for count in doc.get("counts", [])],
+        counts=[_count(count, blind) for count in doc.get("counts", [])],
+    )  # fmt: skip
+
+
+def _count(count: dict[str, Any], blind: bool) -> SessionCount:
+    # A rejected count's variance would tell its teller what the till should hold.
+    return SessionCount(
+        counted=_money_map(count.get("counted")) or {}, denominations=count.get("denominations"),
+        variance=None if blind else _money_map(count.get("variance")), note=count.get("note"),
+        approval_id=count.get("approval_id"), at=count["at"],
     )  # fmt: skip
