@@ -10,16 +10,19 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.services import audit, movements
+from server.errors import forbidden
+from server.services import accounts, audit, movements, users
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.approvals.registry import CoveredRoute, register
 from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.tills import vault
+from shared.schemas.accounts import AccountAdminUpdate
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
 from shared.schemas.tills import TillCashMove, VaultCash
 from shared.schemas.transactions import MovementRequest, TransactionType, TransferCreate
+from shared.schemas.users import UserUpdate
 
 
 async def _cash(
@@ -86,6 +89,20 @@ async def _till_cash(
     return await vault.till_cash_body(ctx, session, int(params["till_id"]), body)
 
 
+async def _account_settings(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    if not ctx.is_admin:  # the route's own role check (AdminCtx), for a maker demoted since
+        raise forbidden("only admins change an account's settings")
+    return await accounts.admin_update(ctx, int(params["account_id"]), body, session=session)
+
+
+async def _user_update(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    return await users.update_user(ctx, int(params["user_id"]), body, session=session)
+
+
 def register_all() -> None:
     """Register every covered route (idempotent)."""
     register(CoveredRoute("POST", "/accounts/{account_id}/deposit", MovementRequest, _deposit))
@@ -94,6 +111,10 @@ def register_all() -> None:
     register(CoveredRoute("PUT", "/approval-policies/{action}", PolicyUpdate, _policy, status=200))
     register(CoveredRoute("POST", "/vault/cash", VaultCash, _vault_cash))
     register(CoveredRoute("POST", "/tills/{till_id}/cash", TillCashMove, _till_cash))
+    register(CoveredRoute("PUT", "/accounts/{account_id}/admin", AccountAdminUpdate,
+                          _account_settings, status=200))  # fmt: skip
+    # POST /users with a staff role never waits: it carries a password (422 while covered).
+    register(CoveredRoute("PUT", "/users/{user_id}", UserUpdate, _user_update, status=200))
 
 
 register_all()

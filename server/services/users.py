@@ -14,12 +14,16 @@ from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
 from server.security import hash_password, verify_password
 from server.services import audit
+from server.services.approvals import decisions
+from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.audit import Action
 from server.services.auth import revoke_user_sessions
 from server.services.context import Ctx
+from server.services.idempotency import Claim
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
 from shared.money import to_cents_str
+from shared.schemas.approvals import ApprovalAction
 from shared.schemas.common import AccountStatus, Page, Role, now_ms
 from shared.schemas.users import UserCreate, UserPublic, UserUpdate, UserWithAccounts
 
@@ -53,11 +57,22 @@ async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -
     return user
 
 
-async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
-    """Register a user; who may give which role follows API.md."""
+async def create_user(
+    ctx: Ctx, data: UserCreate, *, claim: Claim | None = None
+) -> UserPublic | ApprovalPending:
+    """Register a user; who may give which role follows API.md.
+
+    Giving a role other than `user` is covered by approval `user.role`; a covered request may
+    not carry a password, so while that policy is on this answers 422 and staff are made as
+    customers whose role then changes (PUT, 202), or with `bank-server create-user`.
+    """
     role = data.role or Role.USER
     if role is not Role.USER and not ctx.is_admin:
         raise forbidden(f"you may not create a user with role {role.value}")
+    if role is not Role.USER:
+        pending = await ctx.db.transaction(lambda session: _gate_staff_creation(ctx, session, data))
+        if pending is not None:
+            return pending
     password_hash = await asyncio.to_thread(hash_password, data.password)
     return await insert_user(
         ctx,
@@ -66,11 +81,33 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
         full_name=data.full_name,
         email=str(data.email),
         role=role,
+        claim=claim,
     )
 
 
+async def _gate_staff_creation(
+    ctx: Ctx, session: AsyncClientSession, data: UserCreate
+) -> ApprovalPending | None:
+    """Check a staff user's creation in full, then ask approval `user.role`."""
+    taken = await _users().find_one({"username": data.username}, {"_id": 1}, session=session)
+    if taken is not None:
+        raise refused(ErrorCode.USERNAME_TAKEN, f"the username {data.username!r} is taken",
+                      username=data.username)  # fmt: skip
+    role = (data.role or Role.USER).value
+    return await gate(ctx, session, Covered(
+        action=ApprovalAction.USER_ROLE, summary=f"Create {data.username} as {role}",
+    ))  # fmt: skip
+
+
 async def insert_user(
-    ctx: Ctx, *, username: str, password_hash: str, full_name: str, email: str, role: Role
+    ctx: Ctx,
+    *,
+    username: str,
+    password_hash: str,
+    full_name: str,
+    email: str,
+    role: Role,
+    claim: Claim | None = None,
 ) -> UserPublic:
     """Insert a user and its `user.created` event in one transaction."""
 
@@ -87,6 +124,8 @@ async def insert_user(
             target_id=user_id, details={"username": username, "role": role.value},
             actor_id=ctx.actor_id if ctx.actor is not None else user_id,
         )  # fmt: skip
+        if claim is not None:
+            await claim.complete(session, user_public(user))
         return user
 
     try:
@@ -200,8 +239,19 @@ async def _guard_last_admin(ctx: Ctx, target: User, session: AsyncClientSession)
         raise refused(ErrorCode.LAST_ADMIN, "this would leave the bank without an active admin")
 
 
-async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
-    """Change a user within what the caller's role allows."""
+async def update_user(
+    ctx: Ctx,
+    user_id: int,
+    data: UserUpdate,
+    *,
+    session: AsyncClientSession | None = None,
+    claim: Claim | None = None,
+) -> UserPublic | ApprovalPending:
+    """Change a user within what the caller's role allows.
+
+    A role change waits for approval `user.role`; with `session` the change runs inside that
+    transaction (an approval executing it: its body checks everything again).
+    """
     assert ctx.actor is not None
     target = await visible_user(ctx, user_id)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
@@ -219,7 +269,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
         await asyncio.to_thread(hash_password, data.password) if data.password is not None else None
     )
 
-    async def body(session: AsyncClientSession) -> User:
+    async def body(session: AsyncClientSession) -> User | ApprovalPending:
         raw = await _users().find_one({"_id": user_id, "deleted_at": None}, session=session)
         if raw is None:
             raise not_found("user not found")
@@ -247,6 +297,14 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
             await _guard_last_admin(ctx, current, session)
         if not sets:
             return current
+        if role_changed:
+            pending = await gate(ctx, session, Covered(
+                action=ApprovalAction.USER_ROLE, touches_users=frozenset({user_id}),
+                summary=f"Change {current.username}'s role from {current.role.value} to "
+                        f"{sets['role']}",
+            ))  # fmt: skip
+            if pending is not None:
+                return pending
         sets["updated_at"] = now_ms()
         await _users().update_one({"_id": user_id}, {"$set": sets}, session=session)
         if "full_name" in sets:
@@ -273,9 +331,24 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
                 ctx, action=Action.USER_DEACTIVATED, session=session, target_type="user",
                 target_id=user_id,
             )  # fmt: skip
+        if deactivated or (role_changed and _demotes(current.role, Role(sets["role"]))):
+            await decisions.cancel_for_maker(ctx, session, user_id)
         return current.model_copy(update=sets)
 
-    return user_public(await ctx.db.transaction(body))
+    async def answer(session: AsyncClientSession) -> UserPublic | ApprovalPending:
+        result = await body(session)
+        public = result if isinstance(result, ApprovalPending) else user_public(result)
+        if claim is not None:
+            await claim.complete(session, public)
+        return public
+
+    return await answer(session) if session is not None else await ctx.db.transaction(answer)
+
+
+def _demotes(old: Role, new: Role) -> bool:
+    """Tell whether a role change takes rights away (Role lists roles in order of rights)."""
+    order = list(Role)
+    return order.index(new) < order.index(old)
 
 
 async def delete_user(ctx: Ctx, user_id: int) -> None:
@@ -324,6 +397,7 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
                 target_id=raw["_id"], details={"reason": "owner deleted"},
             )  # fmt: skip
         await revoke_user_sessions(user_id, reason="user deleted", session=session)
+        await decisions.cancel_for_maker(ctx, session, user_id)
         await audit.record(
             ctx, action=Action.USER_DELETED, session=session, target_type="user",
             target_id=user_id, details={"closed_accounts": [raw["_id"] for raw in open_accounts]},

@@ -29,11 +29,20 @@ async def audit(
     target_id: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     since: Annotated[TimestampFilter | None, Query(description="inclusive")] = None,
     until: Annotated[TimestampFilter | None, Query(description="exclusive")] = None,
+    approval_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**62,
+            description="every event of one approval: its approval.* events "
+            "and those of the request it executed",
+        ),
+    ] = None,
 ) -> Page[AuditEventPublic]:
     """Page through the audit trail, newest first; events are never changed or deleted."""
     return await admin.list_audit(
         params, actor_id=actor_id, action=action, target_type=target_type,
-        target_id=target_id, since=since, until=until,
+        target_id=target_id, since=since, until=until, approval_id=approval_id,
     )  # fmt: skip
 
 

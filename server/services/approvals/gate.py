@@ -117,7 +117,8 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
     request = ctx.request
     if request is None:
         raise RuntimeError(f"{covered.action.value} needs approval but has no request to freeze")
-    secret = SECRETS & set(request.body)
+    # A key sent as null carries no secret; any value at all would be stored with the approval.
+    secret = {name for name in SECRETS if request.body.get(name) is not None}
     if secret:
         raise invalid_field("body", sorted(secret)[0],
                             "a request that needs approval may not carry a password")  # fmt: skip
@@ -159,3 +160,20 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
                  "account_id": covered.account_id, "summary": covered.summary},
     )  # fmt: skip
     return ApprovalPending(approval_public(doc))
+
+
+async def gate_one_of(
+    ctx: Ctx, session: AsyncClientSession, candidates: list[Covered]
+) -> ApprovalPending | None:
+    """Gate a request that may fall under several actions; only one may need approval.
+
+    One approval executes one request under one policy, so a request that two policies
+    would each put behind approval (e.g. unfreezing an account and raising its limit) is
+    refused 422: the client sends the changes one at a time.
+    """
+    needed = [covered for covered in candidates if await needs_approval(ctx, covered, session)]
+    if len(needed) > 1:
+        names = " and ".join(covered.action.value for covered in needed)
+        raise invalid_field("body", "body", f"this request needs approvals {names} at once; "
+                            "send those changes one at a time")  # fmt: skip
+    return await gate(ctx, session, needed[0]) if needed else None
