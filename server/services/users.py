@@ -47,9 +47,15 @@ def can_see_user(ctx: Ctx, user: User) -> bool:
     return ctx.role is Role.TELLER and user.role is Role.USER and user.deleted_at is None
 
 
-async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -> User:
+async def visible_user(
+    ctx: Ctx,
+    user_id: int,
+    *,
+    allow_deleted: bool = False,
+    session: AsyncClientSession | None = None,
+) -> User:
     """Return a user the caller may see, or answer 404."""
-    user = await User.get(user_id)
+    user = await User.get(user_id, session=session)
     if user is None or not can_see_user(ctx, user):
         raise not_found("user not found")
     if user.deleted_at is not None and not (allow_deleted and ctx.is_admin):
@@ -253,7 +259,9 @@ async def update_user(
     transaction (an approval executing it: its body checks everything again).
     """
     assert ctx.actor is not None
-    target = await visible_user(ctx, user_id)
+    # Inside an approval's transaction every read goes through its session: the embedded
+    # database holds other readers until the transaction ends.
+    target = await visible_user(ctx, user_id, session=session)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
     changes = given - {"current_password"}
     _check_allowed(ctx, target, changes)

@@ -54,6 +54,7 @@ def test_admin_routes_are_exactly_the_ones_api_md_names() -> None:
         ("DELETE", "/users/{user_id}"), ("POST", "/users/{user_id}/unlock"),
         ("DELETE", "/accounts/{account_id}"), ("PUT", "/accounts/{account_id}/admin"),
         ("GET", "/audit"),
+        ("POST", "/vault/cash"), ("PUT", "/approval-policies/{action}"),
     }  # fmt: skip
 
 
