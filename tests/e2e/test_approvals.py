@@ -8,8 +8,10 @@ in tests/server/test_approval_matrix.py; here the contract end to end.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -263,7 +265,9 @@ def test_a_checker_may_not_approve_a_request_on_their_own_account(
     assert approve(bank.super2, approval)["status"] == "executed"
 
 
-def test_retries_replay_the_202_and_a_duplicate_names_the_pending_approval(bank: Bank) -> None:
+def test_retries_replay_the_202_and_a_duplicate_names_the_pending_approval(
+    bank: Bank, mongo: Any
+) -> None:
     body = transfer(bank, "1100.00", source=1, to=2)
     first = bank.teller.post("/transfers", json=body, headers={"Idempotency-Key": "appr-1"})
     approval = pending_of(first)
@@ -275,7 +279,14 @@ def test_retries_replay_the_202_and_a_duplicate_names_the_pending_approval(bank:
     duplicate = bank.teller.post("/transfers", json=body, headers={"Idempotency-Key": "appr-2"})
     refused = expect(duplicate, 409, "approval_pending")
     assert refused["context"]["approval_id"] == approval["id"]
+    # The stored 202 outlives the key's usual 48 hours while the approval waits, and lives
+    # one day past its decision.
+    record = f"{user_id(bank.teller)}:{hashlib.sha256(b'appr-1').hexdigest()}"
+    kept = mongo.idempotency_keys.find_one({"_id": record})["expires_at"]
+    assert kept - datetime.now(UTC) > timedelta(days=300)
     expect(bank.teller.post(f"/approvals/{approval['id']}/cancel"), 200)
+    left = mongo.idempotency_keys.find_one({"_id": record})["expires_at"] - datetime.now(UTC)
+    assert timedelta(hours=23) < left <= timedelta(hours=24)
     # Once it is no longer pending, the same request may ask again.
     pending_of(bank.teller.post("/transfers", json=body, headers={"Idempotency-Key": "appr-3"}))
 

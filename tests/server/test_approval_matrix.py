@@ -342,6 +342,9 @@ async def test_covered_request(world: World, action: A, role: str, outcome: str)
         assert decided.status.value == "executed"
         assert decided.result is not None
         assert decided.result.status == scenario.success
+        if action in (A.DEPOSIT, A.WITHDRAWAL):  # the maker's Transaction, made by approval
+            assert decided.result.body["amount"] == "150.00"
+            assert decided.result.body["approval_id"] == approval.id
         assert names[-1] == "approval.executed"
         # The request's own events were written as the maker, naming the approval.
         assert own, names

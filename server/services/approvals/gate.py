@@ -12,13 +12,14 @@ for the missing right); every other rule is checked again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.documents import User
+from server.documents import IdempotencyRecord, User
 from server.documents.branch import ApprovalDoc
 from server.errors import forbidden, invalid_field, refused
 from server.services import audit, calendar
@@ -31,6 +32,7 @@ from shared.schemas.approvals import ApprovalAction, ApprovalPublic
 from shared.schemas.common import Role, now_ms
 
 SECRETS = frozenset({"password", "current_password"})
+KEEP_WHILE_PENDING = timedelta(days=366)
 CHECKER_ROLES = (Role.SUPERVISOR.value, Role.ADMIN.value)
 
 
@@ -153,6 +155,13 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
         "expires_at": None, "decided_at": None,
     }  # fmt: skip
     await approvals.insert_one(doc, session=session)
+    if request.idempotency_record is not None:
+        # The stored 202 lives until the approval leaves pending (then a day more, set by
+        # the decision): a pending approval ends at its day's close, well within this.
+        await IdempotencyRecord.get_pymongo_collection().update_one(
+            {"_id": request.idempotency_record},
+            {"$set": {"expires_at": now + KEEP_WHILE_PENDING}}, session=session,
+        )  # fmt: skip
     await audit.record(
         ctx, action=Action.APPROVAL_REQUESTED, session=session, target_type="approval",
         target_id=approval_id,
