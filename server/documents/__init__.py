@@ -231,6 +231,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     BusinessDay,
     ClosedDayDoc,
     Hold,
+    OpenSession,
     TellerSession,
     Till,
 )
@@ -259,6 +260,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     DailyTotals,
     Till,
     TellerSession,
+    OpenSession,
     ApprovalPolicyDoc,
     ApprovalDoc,
     BusinessDay,
