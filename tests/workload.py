@@ -6,6 +6,10 @@ money), and sends it to a random server. An unknown outcome — timeout, connect
 5xx, 409 `idempotency_key_in_use` — is retried with the same key until a final answer comes.
 At quiescence `check_invariants` compares the database with what the clients were told.
 Used by the test suite (short form), `make soak` (long form) and `make bench`.
+
+With `approvers` (checkers' tokens), a movement may answer 202: it waits for approval, and
+every approver keeps approving the pending ones, all at once on their own servers, so two
+checkers race for each; an approval executes once or fails (its money rule refused it).
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from tests.ledger_checks import all_customer_legs
+
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
+LEGS = {"deposit": 1, "withdraw": 1, "transfer": 2}
 
 
 @dataclass
@@ -41,6 +48,14 @@ class Outcome:
     attempts: int
     latency_ms: float
     body: dict[str, Any] = field(default_factory=dict)
+    approval: dict[str, Any] | None = None  # a 202's approval, as it finally ended
+
+    @property
+    def executed(self) -> bool:
+        """Tell whether the movement happened: at once (201) or by its approval."""
+        if self.status == 201:
+            return True
+        return self.approval is not None and self.approval["status"] == "executed"
 
 
 @dataclass
@@ -52,11 +67,18 @@ class WorkloadResult:
     server_errors: Counter[int] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
     unresolved: list[str] = field(default_factory=list)
+    # The approvers' answers: 200 (their approval counted), 409 (another came first), ...
+    decisions: Counter[int] = field(default_factory=Counter)
 
     @property
     def committed(self) -> list[Outcome]:
-        """The movements the bank confirmed."""
+        """The movements the bank confirmed at once."""
         return [o for o in self.outcomes if o.status == 201]
+
+    @property
+    def approved(self) -> list[Outcome]:
+        """The movements that waited for approval and then happened."""
+        return [o for o in self.outcomes if o.status == 202 and o.executed]
 
     def committed_per_second(self) -> float:
         """Confirmed movements per second of workload."""
@@ -72,7 +94,7 @@ class WorkloadResult:
     def net_cash(self) -> Decimal:
         """Deposits minus withdrawals the clients were told about."""
         total = Decimal("0.00")
-        for outcome in self.committed:
+        for outcome in [*self.committed, *self.approved]:
             if outcome.kind == "deposit":
                 total += outcome.amount
             elif outcome.kind == "withdraw":
@@ -92,6 +114,8 @@ class WorkloadResult:
             if self.outcomes
             else 0,
             "by_kind_status": {f"{k}:{s}": n for (k, s), n in sorted(kinds.items())},
+            "approved": len(self.approved),
+            "decisions": dict(self.decisions),
             "server_errors": dict(self.server_errors),
             "transport_errors": dict(self.transport_errors),
             "unresolved": len(self.unresolved),
@@ -142,8 +166,15 @@ async def run_workload(
     seed: int = 1,
     settle_seconds: float = 90.0,
     timeout: float = 10.0,
+    approvers: Sequence[str] = (),
+    currencies: Mapping[int, str] | None = None,
 ) -> WorkloadResult:
-    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle."""
+    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
+
+    `approvers`: checkers' tokens, each approving pending approvals on its own server
+    (round robin over `urls`) until the clients are done and nothing waits any more.
+    `currencies`: each account's currency, so transfers stay within one.
+    """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
     http = [
@@ -155,9 +186,18 @@ async def run_workload(
         )
         for url in urls
     ]
+    checkers = [
+        httpx.AsyncClient(
+            base_url=urls[n % len(urls)],
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {checker}"},
+        )
+        for n, checker in enumerate(approvers)
+    ]
     started = time.monotonic()
     stop_at = started + seconds
     give_up_at = stop_at + settle_seconds
+    makers_done = asyncio.Event()
 
     async def client_loop(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
@@ -169,7 +209,8 @@ async def run_workload(
             description = f"wl:{key}"
             target: int | None = None
             if kind == "transfer":
-                target = rng.choice([a for a in accounts if a != source])
+                target = rng.choice([a for a in accounts if a != source and (
+                    currencies is None or currencies[a] == currencies[source])])  # fmt: skip
                 path = "/transfers"
                 body = {
                     "from_account_id": source,
@@ -199,13 +240,66 @@ async def run_workload(
                 )
             )
 
+    async def makers() -> None:
+        try:
+            await asyncio.gather(*(client_loop(n) for n in range(clients)))
+        finally:
+            makers_done.set()
+
     try:
-        await asyncio.gather(*(client_loop(n) for n in range(clients)))
+        await asyncio.gather(
+            makers(), *(_approve_pending(c, result, makers_done, give_up_at) for c in checkers)
+        )
+        result.seconds = time.monotonic() - started
+        if any(outcome.status == 202 for outcome in result.outcomes):
+            await _final_approvals(http[0], result)
     finally:
-        for client in http:
+        for client in [*http, *checkers]:
             await client.aclose()
-    result.seconds = time.monotonic() - started
     return result
+
+
+async def _approve_pending(
+    client: httpx.AsyncClient, result: WorkloadResult, makers_done: asyncio.Event, give_up_at: float
+) -> None:
+    """Approve whatever waits, oldest first, until the makers are done and nothing waits."""
+    while time.monotonic() < give_up_at:
+        done = makers_done.is_set()  # read before the list: a later 202 is in a later list
+        try:
+            page = await client.get("/approvals", params={"status": "pending", "limit": 200,
+                                                          "order": "asc"})  # fmt: skip
+        except httpx.HTTPError as error:
+            result.transport_errors[type(error).__name__] += 1
+            await asyncio.sleep(0.2)
+            continue
+        pending = page.json()["items"] if page.status_code == 200 else None
+        if pending == [] and done:
+            return
+        for approval in pending or []:
+            try:
+                answer = await client.post(f"/approvals/{approval['id']}/approve", json={})
+            except httpx.HTTPError as error:
+                result.transport_errors[type(error).__name__] += 1
+                continue
+            result.decisions[answer.status_code] += 1
+        await asyncio.sleep(0.05)
+
+
+async def _final_approvals(client: httpx.AsyncClient, result: WorkloadResult) -> None:
+    """Read how every approval ended and hang it on its outcome."""
+    found: dict[int, dict[str, Any]] = {}
+    skip = 0
+    while True:
+        answer = await client.get("/approvals", params={"skip": skip, "limit": 200})
+        answer.raise_for_status()
+        page = answer.json()
+        found.update({item["id"]: item for item in page["items"]})
+        skip += len(page["items"])
+        if skip >= page["total"] or not page["items"]:
+            break
+    for outcome in result.outcomes:
+        if outcome.status == 202:
+            outcome.approval = found.get(outcome.body["approval"]["id"])
 
 
 def _dec(value: Any) -> Decimal:
@@ -213,13 +307,24 @@ def _dec(value: Any) -> Decimal:
 
 
 def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) -> dict[str, Any]:
-    """Assert the bank's invariants over a PyMongo database after a workload; return counts."""
+    """Assert the bank's invariants over a PyMongo database after a workload; return counts.
+
+    The ledger's own invariants are `tests.ledger_checks.check_ledger`'s; these compare the
+    customer legs with what the clients were told.
+    """
     accounts = {doc["_id"]: doc for doc in db.accounts.find()}
-    entries = list(db.transactions.find())
+    entries = all_customer_legs(db)
     transfers = list(db.transfers.find())
-    # No unknown outcome is left: every movement got a final answer.
+    # No unknown outcome is left: every movement got a final answer, every approval ended.
     assert not result.unresolved, f"{len(result.unresolved)} movements never got a final answer"
     for outcome in result.outcomes:
+        if outcome.status == 202:
+            approval = outcome.approval
+            assert approval is not None, outcome
+            assert approval["status"] in ("executed", "failed"), approval
+            if approval["status"] == "failed":
+                assert approval["result"]["body"]["code"] in MONEY_CODES, approval
+            continue
         assert outcome.status == 201 or (outcome.status == 409 and outcome.code in MONEY_CODES), (
             outcome
         )
@@ -235,7 +340,7 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
         assert [e["seq"] for e in mine] == list(range(1, len(mine) + 1)), account_id
         running = Decimal("0.00")
         for entry in mine:
-            sign = 1 if entry["type"] in ("deposit", "transfer_in") else -1
+            sign = 1 if entry["direction"] == "credit" else -1
             running += sign * _dec(entry["amount"])
             assert running == _dec(entry["balance_after"]), (account_id, entry["seq"])
         balance = _dec(account["balance"])
@@ -250,22 +355,31 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
     legs = Counter(e["transfer_id"] for e in entries if e.get("transfer_id") is not None)
     assert all(legs[t["_id"]] == 2 for t in transfers)
     assert set(legs) == {t["_id"] for t in transfers}
-    # No key moved money twice, and every confirmed movement is in the ledger.
+    # No key moved money twice, and every confirmed movement is in the ledger; a movement
+    # that waited is there exactly once if its approval executed, else not at all.
     per_key = Counter(
         e["description"] for e in entries if str(e.get("description", "")).startswith("wl:")
     )
+    per_approval = Counter(e["approval_id"] for e in entries if e.get("approval_id") is not None)
     for outcome in result.outcomes:
-        expected = {"deposit": 1, "withdraw": 1, "transfer": 2}[outcome.kind]
         found = per_key.get(f"wl:{outcome.key}", 0)
-        if outcome.status == 201:
-            assert found == expected, (outcome.key, outcome.kind, found)
-        else:
-            assert found == 0, (outcome.key, outcome.kind, found)
-    return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers)}
+        assert found == (LEGS[outcome.kind] if outcome.executed else 0), (outcome, found)
+        if outcome.status == 202:
+            assert outcome.approval is not None
+            made = per_approval.get(outcome.approval["id"], 0)
+            assert made == (LEGS[outcome.kind] if outcome.executed else 0), (outcome, made)
+    return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers),
+            "approved": len(result.approved)}  # fmt: skip
 
 
-def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustomer") -> list[int]:
-    """Create a customer with `count` funded accounts (some with overdraft) for the workload."""
+def open_workload_accounts(
+    admin: Any, count: int, *, username: str = "wlcustomer", currencies: Sequence[str] = ("USD",)
+) -> list[int]:
+    """Create a customer with `count` funded accounts (some with overdraft) for the workload.
+
+    The accounts take `currencies` in turn. The admin needs an open till session holding
+    each currency, and no approval on raising limits (`relax_settings_policies`).
+    """
     customer = admin.post(
         "/users",
         json={
@@ -279,7 +393,9 @@ def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustome
     owner = customer.json()["id"]
     accounts = []
     for n in range(count):
-        account = admin.post("/accounts", json={"account_type": "checking", "owner_id": owner})
+        currency = currencies[n % len(currencies)]
+        body = {"account_type": "checking", "owner_id": owner, "currency": currency}
+        account = admin.post("/accounts", json=body)
         assert account.status_code == 201, account.text
         account_id = account.json()["id"]
         settings: dict[str, Any] = {"daily_withdrawal_limit": None}

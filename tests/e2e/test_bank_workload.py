@@ -2,6 +2,10 @@
 
 Short form of `make soak`: 16 clients for 20 seconds per test. After each run the ledger
 invariants of DESIGN.md must hold and no Idempotency-Key may have moved money twice.
+
+Half the accounts are in USD, whose deposit, withdrawal and transfer thresholds are 0.01:
+every USD movement waits for approval, and two supervisors, one on each server, approve
+them as they come, racing for each. No approval may execute twice.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +26,22 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, iso_ms
+from shared.money import SUPPORTED_CURRENCIES
+from tests.ledger_checks import check_ledger
+from tests.support import (
+    ADMIN_PASSWORD,
+    NO_THRESHOLD,
+    Api,
+    ServerProcess,
+    expect,
+    iso_ms,
+    lift_thresholds,
+    make_first_checker,
+    open_till_session,
+    relax_settings_policies,
+    set_policy,
+    stock_vault,
+)
 from tests.workload import (
     WorkloadResult,
     check_invariants,
@@ -32,6 +52,7 @@ from tests.workload import (
 CLIENTS = int(os.environ.get("WORKLOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("WORKLOAD_SECONDS", "20"))
 ACCOUNTS = 8
+CURRENCIES = ("USD", "EUR")
 
 
 @dataclass
@@ -43,6 +64,8 @@ class Cluster:
     token: str
     accounts: list[int]
     mongo: Any
+    checkers: list[str]
+    currencies: dict[int, str]
 
     def total(self) -> Decimal:
         return sum(
@@ -70,9 +93,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for server in servers:
             server.start()
         admin = Api(servers[0].url).login("admin", ADMIN_PASSWORD)
-        accounts = open_workload_accounts(admin, ACCOUNTS)
+        checkers = [make_first_checker(server, Api(server.url), f"super{n}",
+                                       f"workload-super-{n}-pass", "supervisor")
+                    for n, server in enumerate(servers)]  # fmt: skip
+        stock_vault(admin, checkers[0])
+        lift_thresholds(admin, checkers[0])
+        relax_settings_policies(admin, checkers[0])
+        open_till_session(admin, admin)
+        accounts = open_workload_accounts(admin, ACCOUNTS, currencies=CURRENCIES)
+        currencies = {account: CURRENCIES[n % len(CURRENCIES)] for n, account in
+                      enumerate(accounts)}  # fmt: skip
+        # Every USD movement now waits for approval; EUR ones go straight through.
+        for action in ("deposit", "withdrawal", "transfer"):
+            set_policy(admin, checkers[0], action,
+                       threshold={**dict.fromkeys(SUPPORTED_CURRENCIES, NO_THRESHOLD),
+                                  "USD": "0.01"})  # fmt: skip
+        tokens = [checker.token for checker in checkers]
         assert admin.token is not None
-        yield Cluster(database, servers, admin.token, accounts, client["workload"])
+        assert None not in tokens
+        yield Cluster(database, servers, admin.token, accounts, client["workload"],
+                      [str(token) for token in tokens], currencies)  # fmt: skip
     finally:
         client.close()
         for server in servers:
@@ -93,6 +133,8 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
             clients=CLIENTS,
             seconds=SECONDS,
             seed=int(time.time()),
+            approvers=cluster.checkers,
+            currencies=cluster.currencies,
         )
     )
     if thread:
@@ -102,14 +144,34 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
     return result
 
 
+def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dict[str, Any]:
+    """The workload's invariants, the ledger's, and no approval executed twice."""
+    counts = check_invariants(cluster.mongo, result, opening)
+    check_ledger(cluster.mongo)
+    events = Counter(
+        event["details"]["approval_id"]
+        for event in cluster.mongo.audit_events.find(
+            {"action": {"$in": ["money.deposit", "money.withdrawal", "money.transfer"]},
+             "outcome": "ok", "details.approval_id": {"$exists": True}})
+    )  # fmt: skip
+    for approval in cluster.mongo.approvals.find({}):
+        executed = approval["status"] == "executed"
+        assert events.get(approval["_id"], 0) == (1 if executed else 0), approval
+        assert approval["status"] != "pending", approval
+    return counts
+
+
 def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster) -> None:
     opening = cluster.total()
     result = workload(cluster)
-    assert len(result.committed) > 50, result.summary()
+    assert len(result.committed) + len(result.approved) > 50, result.summary()
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
+    # Part of the movements waited and then happened; the checkers raced for them.
+    assert {o.kind for o in result.approved} == {"deposit", "withdraw", "transfer"}
+    assert result.decisions[200] >= len(result.approved), result.summary()
     assert not result.server_errors, result.summary()
     assert not result.transport_errors, result.summary()
-    check_invariants(cluster.mongo, result, opening)
+    check_all(cluster, result, opening)
 
 
 def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
@@ -126,8 +188,8 @@ def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
 
     result = workload(cluster, chaos)
     assert sum(result.transport_errors.values()) > 0, "the kill should have cut connections"
-    assert len(result.committed) > 30, result.summary()
-    check_invariants(cluster.mongo, result, opening)
+    assert len(result.committed) + len(result.approved) > 30, result.summary()
+    check_all(cluster, result, opening)
 
 
 def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_path: Path) -> None:
@@ -154,21 +216,21 @@ def test_killing_the_database_loses_no_committed_movement(cluster: Cluster, tmp_
         o for o in result.committed if str(o.body.get("created_at", "")) > restarted[0]
     ]
     assert after_restart, result.summary()
-    counts = check_invariants(cluster.mongo, result, opening)
-    assert counts["entries"] >= before["entries"] > 0
+    check_all(cluster, result, opening)
+    assert cluster.mongo.journal.count_documents({}) >= before["entries"] > 0
     for server in cluster.servers:
         expect(Api(server.url).get("/health"), 200)
 
 
 def _count_entries(path: Path) -> int:
-    """Count ledger documents in the SQLite file with sqlite3, outside mongoeco."""
+    """Count journal entries in the SQLite file with sqlite3, outside mongoeco."""
     import sqlite3
 
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         row = connection.execute(
             "SELECT COUNT(*) FROM documents WHERE db_name = ? AND coll_name = ?",
-            ("workload", "transactions"),
+            ("workload", "journal"),
         ).fetchone()
     finally:
         connection.close()
