@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from tests.ledger_checks import all_customer_legs
+from tests.workload_checkers import approve_pending, final_approvals
 
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
@@ -69,6 +70,7 @@ class WorkloadResult:
     unresolved: list[str] = field(default_factory=list)
     # The approvers' answers: 200 (their approval counted), 409 (another came first), ...
     decisions: Counter[int] = field(default_factory=Counter)
+    checker_errors: Counter[str] = field(default_factory=Counter)  # the approvers' own
 
     @property
     def committed(self) -> list[Outcome]:
@@ -116,6 +118,7 @@ class WorkloadResult:
             "by_kind_status": {f"{k}:{s}": n for (k, s), n in sorted(kinds.items())},
             "approved": len(self.approved),
             "decisions": dict(self.decisions),
+            "checker_errors": dict(self.checker_errors),
             "server_errors": dict(self.server_errors),
             "transport_errors": dict(self.transport_errors),
             "unresolved": len(self.unresolved),
@@ -248,58 +251,15 @@ async def run_workload(
 
     try:
         await asyncio.gather(
-            makers(), *(_approve_pending(c, result, makers_done, give_up_at) for c in checkers)
+            makers(), *(approve_pending(c, result, makers_done, give_up_at) for c in checkers)
         )
         result.seconds = time.monotonic() - started
         if any(outcome.status == 202 for outcome in result.outcomes):
-            await _final_approvals(http[0], result)
+            await final_approvals(http[0], result)
     finally:
         for client in [*http, *checkers]:
             await client.aclose()
     return result
-
-
-async def _approve_pending(
-    client: httpx.AsyncClient, result: WorkloadResult, makers_done: asyncio.Event, give_up_at: float
-) -> None:
-    """Approve whatever waits, oldest first, until the makers are done and nothing waits."""
-    while time.monotonic() < give_up_at:
-        done = makers_done.is_set()  # read before the list: a later 202 is in a later list
-        try:
-            page = await client.get("/approvals", params={"status": "pending", "limit": 200,
-                                                          "order": "asc"})  # fmt: skip
-        except httpx.HTTPError as error:
-            result.transport_errors[type(error).__name__] += 1
-            await asyncio.sleep(0.2)
-            continue
-        pending = page.json()["items"] if page.status_code == 200 else None
-        if pending == [] and done:
-            return
-        for approval in pending or []:
-            try:
-                answer = await client.post(f"/approvals/{approval['id']}/approve", json={})
-            except httpx.HTTPError as error:
-                result.transport_errors[type(error).__name__] += 1
-                continue
-            result.decisions[answer.status_code] += 1
-        await asyncio.sleep(0.05)
-
-
-async def _final_approvals(client: httpx.AsyncClient, result: WorkloadResult) -> None:
-    """Read how every approval ended and hang it on its outcome."""
-    found: dict[int, dict[str, Any]] = {}
-    skip = 0
-    while True:
-        answer = await client.get("/approvals", params={"skip": skip, "limit": 200})
-        answer.raise_for_status()
-        page = answer.json()
-        found.update({item["id"]: item for item in page["items"]})
-        skip += len(page["items"])
-        if skip >= page["total"] or not page["items"]:
-            break
-    for outcome in result.outcomes:
-        if outcome.status == 202:
-            outcome.approval = found.get(outcome.body["approval"]["id"])
 
 
 def _dec(value: Any) -> Decimal:

