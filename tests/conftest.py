@@ -35,7 +35,9 @@ from tests.support import (  # noqa: E402
     expect,
     leaked_secrets,
     lift_thresholds,
+    make_first_checker,
     open_till_session,
+    relax_settings_policies,
     remember_secrets,
     stock_vault,
 )
@@ -113,15 +115,9 @@ def anon(server: ServerProcess) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def supervisor(anon: Api) -> Iterator[Api]:
-    """A client signed in as a supervisor (the branch's checker), created by the admin."""
-    admin = anon.login("admin", ADMIN_PASSWORD)
-    body = {"username": "super", "password": SUPERVISOR_PASSWORD, "full_name": "Sue Supervisor",
-            "email": "super@example.com", "role": "supervisor"}  # fmt: skip
-    expect(admin.post("/users", json=body), 201)
-    api = anon.login("super", SUPERVISOR_PASSWORD)
-    remember_secrets(anon.base_url, SUPERVISOR_PASSWORD)
-    admin.close()
+def supervisor(server: ServerProcess, anon: Api) -> Iterator[Api]:
+    """A client signed in as a supervisor (the branch's first checker), made on the host."""
+    api = make_first_checker(server, anon, "super", SUPERVISOR_PASSWORD, "supervisor")
     yield api
     api.close()
 
@@ -130,12 +126,14 @@ def supervisor(anon: Api) -> Iterator[Api]:
 def admin(anon: Api, supervisor: Api) -> Iterator[Api]:
     """The bootstrap admin: the vault stocked, thresholds lifted, an open session on a till.
 
-    Tests of approval thresholds set their policies back themselves.
+    Role, unfreeze and limit changes need no approval either (version 1's rules). Tests of
+    approvals set their policies back themselves.
     """
     api = anon.login("admin", ADMIN_PASSWORD)
     if getattr(anon, "branch_ready", False) is False:
         stock_vault(api, supervisor)
         lift_thresholds(api, supervisor)
+        relax_settings_policies(api, supervisor)
         anon.branch_ready = True  # type: ignore[attr-defined]
     open_till_session(api, api)
     yield api

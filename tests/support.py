@@ -256,18 +256,63 @@ def stock_vault(admin: Api, supervisor: Api, stock: dict[str, str] | None = None
         approve_as(supervisor, admin.post("/vault/cash", json=body))
 
 
+def policy_of(api: Api, action: str) -> dict[str, Any]:
+    """Return one approval policy as it is now."""
+    policies = expect(api.get("/approval-policies", params={"limit": 200}), 200)["items"]
+    return dict(next(policy for policy in policies if policy["action"] == action))
+
+
+def set_policy(admin: Api, supervisor: Api, action: str, **changes: Any) -> dict[str, Any]:
+    """Change a policy at its current version (a weakening one approved by `supervisor`)."""
+    body = {**changes, "version": policy_of(admin, action)["version"]}
+    answer = admin.put(f"/approval-policies/{action}", json=body)
+    if answer.status_code == 202:
+        approve_as(supervisor, answer)
+    else:
+        expect(answer, 200)
+    return policy_of(admin, action)
+
+
 def lift_thresholds(admin: Api, supervisor: Api) -> None:
     """Raise the deposit/withdrawal/transfer thresholds out of reach, for tests of other rules."""
-    policies = expect(admin.get("/approval-policies", params={"limit": 200}), 200)["items"]
-    for policy in policies:
-        if policy["action"] in ("deposit", "withdrawal", "transfer"):
-            body = {"threshold": dict.fromkeys(policy["threshold"], NO_THRESHOLD),
-                    "version": policy["version"]}  # fmt: skip
-            answer = admin.put(f"/approval-policies/{policy['action']}", json=body)
-            if answer.status_code == 202:
-                approve_as(supervisor, answer)
-            else:
-                expect(answer, 200)
+    for action in ("deposit", "withdrawal", "transfer"):
+        currencies = policy_of(admin, action)["threshold"]
+        set_policy(admin, supervisor, action, threshold=dict.fromkeys(currencies, NO_THRESHOLD))
+
+
+# Settings changes that version 1's tests make directly: with these policies off an admin
+# changes roles, unfreezes accounts and raises limits at once (API.md "enabled: false").
+SETTINGS_POLICIES = ("user.role", "account.unfreeze", "account.limits")
+
+
+def relax_settings_policies(admin: Api, supervisor: Api) -> None:
+    """Turn off approval of role, unfreeze and limit changes, for tests of other rules."""
+    for action in SETTINGS_POLICIES:
+        if policy_of(admin, action)["enabled"]:
+            set_policy(admin, supervisor, action, enabled=False)
+
+
+def make_first_checker(server: Any, api: Api, username: str, password: str, role: str) -> Api:
+    """Sign a customer up and make them staff as `bank-server create-user` would, on the host.
+
+    A new bank's first checker cannot come through the API: giving a role needs approval by
+    a checker other than the admin who asks. The command itself is tested in
+    tests/e2e/test_cli.py; a process start per test module would cost seconds, so the
+    fixture sets the role in the database directly.
+    """
+    from pymongo import MongoClient
+
+    body = {"username": username, "password": password, "full_name": f"First {role.title()}",
+            "email": f"{username}@example.com"}  # fmt: skip
+    user = expect(api.post("/users", json=body), 201)
+    client: MongoClient[Any] = MongoClient(server.mongodb_url)
+    try:
+        client[server.database_name].users.update_one({"_id": user["id"]},
+                                                      {"$set": {"role": role}})  # fmt: skip
+    finally:
+        client.close()
+    remember_secrets(api.base_url, password)
+    return api.login(username, password)
 
 
 def stocked_till(manager: Api, name: str, stock: dict[str, str] | None = None) -> dict[str, Any]:

@@ -9,6 +9,10 @@ Used by the test suite (short form), `make soak` (long form) and `make bench`.
 
 With a `Branch` (tests/workload_branch.py), teller clients also work tills in sessions and a
 supervisor decides their approvals; their cash movements are outcomes like the others.
+
+With `approvers` (checkers' tokens), a movement may answer 202: it waits for approval, and
+every approver keeps approving the pending ones, all at once on their own servers, so two
+checkers race for each; an approval executes once or fails (its money rule refused it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,9 +32,11 @@ import httpx
 
 from tests.ledger_checks import all_customer_legs, check_ledger
 from tests.workload_branch import Branch, run_branch
+from tests.workload_checkers import approve_pending, final_approvals
 
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
+LEGS = {"deposit": 1, "withdraw": 1, "transfer": 2}
 
 
 @dataclass
@@ -47,6 +53,14 @@ class Outcome:
     attempts: int
     latency_ms: float
     body: dict[str, Any] = field(default_factory=dict)
+    approval: dict[str, Any] | None = None  # a 202's approval, as it finally ended
+
+    @property
+    def executed(self) -> bool:
+        """Tell whether the movement happened: at once (201) or by its approval."""
+        if self.status == 201:
+            return True
+        return self.approval is not None and self.approval["status"] == "executed"
 
 
 @dataclass
@@ -58,11 +72,19 @@ class WorkloadResult:
     server_errors: Counter[int] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
     unresolved: list[str] = field(default_factory=list)
+    # The approvers' answers: 200 (their approval counted), 409 (another came first), ...
+    decisions: Counter[int] = field(default_factory=Counter)
+    checker_errors: Counter[str] = field(default_factory=Counter)  # the approvers' own
 
     @property
     def committed(self) -> list[Outcome]:
-        """The movements the bank confirmed."""
+        """The movements the bank confirmed at once."""
         return [o for o in self.outcomes if o.status == 201]
+
+    @property
+    def approved(self) -> list[Outcome]:
+        """The movements that waited for approval and then happened."""
+        return [o for o in self.outcomes if o.status == 202 and o.executed]
 
     def committed_per_second(self) -> float:
         """Confirmed movements per second of workload."""
@@ -78,7 +100,7 @@ class WorkloadResult:
     def net_cash(self) -> Decimal:
         """Deposits minus withdrawals the clients were told about."""
         total = Decimal("0.00")
-        for outcome in self.committed:
+        for outcome in [*self.committed, *self.approved]:
             if outcome.kind == "deposit":
                 total += outcome.amount
             elif outcome.kind == "withdraw":
@@ -98,6 +120,9 @@ class WorkloadResult:
             if self.outcomes
             else 0,
             "by_kind_status": {f"{k}:{s}": n for (k, s), n in sorted(kinds.items())},
+            "approved": len(self.approved),
+            "decisions": dict(self.decisions),
+            "checker_errors": dict(self.checker_errors),
             "server_errors": dict(self.server_errors),
             "transport_errors": dict(self.transport_errors),
             "unresolved": len(self.unresolved),
@@ -149,11 +174,16 @@ async def run_workload(
     settle_seconds: float = 90.0,
     timeout: float = 10.0,
     branch: Branch | None = None,
+    approvers: Sequence[str] = (),
+    currencies: Mapping[int, str] | None = None,
 ) -> WorkloadResult:
     """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
 
     With a `branch`, its tellers and supervisor run alongside (tellers close their sessions
     after `seconds`, within the settle time).
+    `approvers`: checkers' tokens, each approving pending approvals on its own server
+    (round robin over `urls`) until the clients are done and nothing waits any more.
+    `currencies`: each account's currency, so transfers stay within one.
     """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
@@ -166,9 +196,18 @@ async def run_workload(
         )
         for url in urls
     ]
+    checkers = [
+        httpx.AsyncClient(
+            base_url=urls[n % len(urls)],
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {checker}"},
+        )
+        for n, checker in enumerate(approvers)
+    ]
     started = time.monotonic()
     stop_at = started + seconds
     give_up_at = stop_at + settle_seconds
+    makers_done = asyncio.Event()
 
     async def client_loop(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
@@ -180,7 +219,8 @@ async def run_workload(
             description = f"wl:{key}"
             target: int | None = None
             if kind == "transfer":
-                target = rng.choice([a for a in accounts if a != source])
+                target = rng.choice([a for a in accounts if a != source and (
+                    currencies is None or currencies[a] == currencies[source])])  # fmt: skip
                 path = "/transfers"
                 body = {
                     "from_account_id": source,
@@ -210,16 +250,26 @@ async def run_workload(
                 )
             )
 
-    tasks = [client_loop(n) for n in range(clients)]
-    if branch is not None:
-        tasks.append(run_branch(branch, urls, result, seed=seed, stop_at=stop_at,
-                                give_up_at=give_up_at))  # fmt: skip
+    async def makers() -> None:
+        tasks = [client_loop(n) for n in range(clients)]
+        if branch is not None:
+            tasks.append(run_branch(branch, urls, result, seed=seed, stop_at=stop_at,
+                                    give_up_at=give_up_at))  # fmt: skip
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            makers_done.set()
+
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(
+            makers(), *(approve_pending(c, result, makers_done, give_up_at) for c in checkers)
+        )
+        result.seconds = time.monotonic() - started
+        if any(outcome.status == 202 for outcome in result.outcomes):
+            await final_approvals(http[0], result)
     finally:
-        for client in http:
+        for client in [*http, *checkers]:
             await client.aclose()
-    result.seconds = time.monotonic() - started
     return result
 
 
@@ -228,13 +278,24 @@ def _dec(value: Any) -> Decimal:
 
 
 def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) -> dict[str, Any]:
-    """Assert the bank's invariants over a PyMongo database after a workload; return counts."""
+    """Assert the bank's invariants over a PyMongo database after a workload; return counts.
+
+    The ledger's own invariants are `tests.ledger_checks.check_ledger`'s; these compare the
+    customer legs with what the clients were told.
+    """
     accounts = {doc["_id"]: doc for doc in db.accounts.find()}
-    entries = all_customer_legs(db)  # each customer leg is a Transaction (`_id` its id)
+    entries = all_customer_legs(db)
     transfers = list(db.transfers.find())
-    # No unknown outcome is left: every movement got a final answer.
+    # No unknown outcome is left: every movement got a final answer, every approval ended.
     assert not result.unresolved, f"{len(result.unresolved)} movements never got a final answer"
     for outcome in result.outcomes:
+        if outcome.status == 202:
+            approval = outcome.approval
+            assert approval is not None, outcome
+            assert approval["status"] in ("executed", "failed"), approval
+            if approval["status"] == "failed":
+                assert approval["result"]["body"]["code"] in MONEY_CODES, approval
+            continue
         assert outcome.status == 201 or (outcome.status == 409 and outcome.code in MONEY_CODES), (
             outcome
         )
@@ -265,24 +326,33 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
     legs = Counter(e["transfer_id"] for e in entries if e.get("transfer_id") is not None)
     assert all(legs[t["_id"]] == 2 for t in transfers)
     assert set(legs) == {t["_id"] for t in transfers}
-    # No key moved money twice, and every confirmed movement is in the ledger.
+    # No key moved money twice, and every confirmed movement is in the ledger; a movement
+    # that waited is there exactly once if its approval executed, else not at all.
     per_key = Counter(
         e["description"] for e in entries if str(e.get("description", "")).startswith("wl:")
     )
+    per_approval = Counter(e["approval_id"] for e in entries if e.get("approval_id") is not None)
     for outcome in result.outcomes:
-        expected = {"deposit": 1, "withdraw": 1, "transfer": 2}[outcome.kind]
         found = per_key.get(f"wl:{outcome.key}", 0)
-        if outcome.status == 201:
-            assert found == expected, (outcome.key, outcome.kind, found)
-        else:
-            assert found == 0, (outcome.key, outcome.kind, found)
+        assert found == (LEGS[outcome.kind] if outcome.executed else 0), (outcome, found)
+        if outcome.status == 202:
+            assert outcome.approval is not None
+            made = per_approval.get(outcome.approval["id"], 0)
+            assert made == (LEGS[outcome.kind] if outcome.executed else 0), (outcome, made)
     # And the double-entry ledger's own invariants (DESIGN.md "Money"), tills included.
     check_ledger(db)
-    return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers)}
+    return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers),
+            "approved": len(result.approved)}  # fmt: skip
 
 
-def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustomer") -> list[int]:
-    """Create a customer with `count` funded accounts (some with overdraft) for the workload."""
+def open_workload_accounts(
+    admin: Any, count: int, *, username: str = "wlcustomer", currencies: Sequence[str] = ("USD",)
+) -> list[int]:
+    """Create a customer with `count` funded accounts (some with overdraft) for the workload.
+
+    The accounts take `currencies` in turn. The admin needs an open till session holding
+    each currency, and no approval on raising limits (`relax_settings_policies`).
+    """
     customer = admin.post(
         "/users",
         json={
@@ -296,7 +366,9 @@ def open_workload_accounts(admin: Any, count: int, *, username: str = "wlcustome
     owner = customer.json()["id"]
     accounts = []
     for n in range(count):
-        account = admin.post("/accounts", json={"account_type": "checking", "owner_id": owner})
+        currency = currencies[n % len(currencies)]
+        body = {"account_type": "checking", "owner_id": owner, "currency": currency}
+        account = admin.post("/accounts", json=body)
         assert account.status_code == 201, account.text
         account_id = account.json()["id"]
         settings: dict[str, Any] = {"daily_withdrawal_limit": None}

@@ -9,6 +9,8 @@ waits for approval (API.md "Approvals").
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated, Any
@@ -19,8 +21,9 @@ from pydantic import BaseModel
 
 from server.api.deps import get_limits
 from server.errors import DomainError
+from server.config import get_settings
 from server.services import idempotency
-from server.services.approvals.gate import ApprovalPending
+from server.services.approvals.gate import SECRETS, ApprovalPending
 from server.services.context import Ctx, Frozen
 
 IdempotencyKey = Annotated[
@@ -62,6 +65,22 @@ def _headers(status: int, body: dict[str, Any], replayed: bool) -> dict[str, str
     return headers
 
 
+def _keyed_secrets(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the body to fingerprint, with each password replaced by its HMAC.
+
+    The fingerprint is stored with the key for a day: a plain hash of a body holding a
+    password would let anyone who reads the database test guesses at it offline.
+    """
+    secrets = [name for name in SECRETS if data.get(name) is not None]
+    if not secrets:
+        return data
+    key = get_settings().signing_key() if ctx.settings is None else ctx.settings.signing_key()
+    keyed = dict(data)
+    for name in secrets:
+        keyed[name] = hmac.new(key.encode(), str(data[name]).encode(), hashlib.sha256).hexdigest()
+    return keyed
+
+
 async def idempotent_answer(
     ctx: Ctx,
     request: Request,
@@ -71,17 +90,20 @@ async def idempotent_answer(
     *,
     status: int = 201,
     money: bool = True,
+    partial: bool = False,
 ) -> JSONResponse:
     """Run a request under its Idempotency-Key and answer with the (possibly stored) result.
 
     Every money request counts against the caller's `MOVEMENT_RATE_PER_MINUTE`; over it,
     429 `rate_limited` with `Retry-After` answers before anything is read or written.
+    `partial`: the body is a patch whose omitted fields mean "leave as is" (unlike an
+    explicit null), so the frozen request keeps only the fields sent.
     """
     if money:
         await get_limits(request).check_movement(ctx.actor_id)
-    data = body.model_dump(mode="json", exclude_unset=False) if body is not None else {}
+    data = body.model_dump(mode="json", exclude_unset=partial) if body is not None else {}
     path = request.url.path.rstrip("/") or "/"
-    print_ = idempotency.fingerprint(request.method, path, data)
+    print_ = idempotency.fingerprint(request.method, path, _keyed_secrets(ctx, data))
     frozen = Frozen(method=request.method, path=path, body=data, fingerprint=print_)
 
     async def claimed(claim: idempotency.Claim | None) -> Any:

@@ -223,6 +223,8 @@ class AuditEvent(Document):
             IndexModel([("actor_id", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("action", ASCENDING), ("at", DESCENDING)]),
             IndexModel([("target_type", ASCENDING), ("target_id", ASCENDING), ("at", DESCENDING)]),
+            # GET /audit?approval_id=: the events of one approval (details.approval_id).
+            IndexModel([("details.approval_id", ASCENDING), ("at", DESCENDING)]),
         ]
 
 

@@ -13,12 +13,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.documents import Account, User, to_mongo
 from server.errors import DomainError, forbidden, invalid_field, not_found, refused
 from server.services import audit
+from server.services.approvals.gate import ApprovalPending, Covered, gate_one_of
 from server.services.audit import Action
 from server.services.context import Ctx
+from server.services.idempotency import Claim
 from server.services.views import ListParams, account_public, from_raw
 from shared.account_number import account_id_from_number, account_number
 from shared.errors import ErrorCode
-from shared.money import SUPPORTED_CURRENCIES, to_cents_str
+from shared.money import SUPPORTED_CURRENCIES, format_money, to_cents_str
 from shared.schemas.accounts import (
     AccountAdminUpdate,
     AccountCreate,
@@ -26,6 +28,7 @@ from shared.schemas.accounts import (
     AccountUpdate,
     Payee,
 )
+from shared.schemas.approvals import ApprovalAction
 from shared.schemas.common import AccountStatus, Page, Role, now_ms
 
 ACCOUNT_SORT_FIELDS = ("id", "number", "balance", "owner_id", "created_at")
@@ -231,16 +234,59 @@ def _money_setting(value: Decimal | None) -> Decimal128 | None:
     return None if value is None else Decimal128(value)
 
 
-async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> AccountPublic:
-    """Change an account's status, type or limits, guarded by its `version`."""
+def _raises(new: Any, old: Decimal | None) -> bool:
+    """Tell whether a new limit (stored form; None = no limit) is above the old one."""
+    if old is None:
+        return False
+    return new is None or new.to_decimal() > old
+
+
+def covered_settings(current: Account, sets: dict[str, Any]) -> list[Covered]:
+    """Return the approvals (API.md "Approvals") the settings change `sets` may need."""
+    name = f"{current.number} ({current.owner_name})"
+    facts: dict[str, Any] = {"account_id": current.id, "currency": current.currency,
+                             "touches_users": frozenset({current.owner_id})}  # fmt: skip
+    candidates = []
+    if sets.get("status") == AccountStatus.ACTIVE.value:
+        candidates.append(Covered(action=ApprovalAction.ACCOUNT_UNFREEZE,
+                                  summary=f"Unfreeze account {name}", **facts))  # fmt: skip
+    raised = [field for field, old in (("overdraft_limit", current.overdraft_limit),
+                                       ("daily_withdrawal_limit", current.daily_withdrawal_limit))
+              if field in sets and _raises(sets[field], old)]  # fmt: skip
+    if raised:
+        words = ", ".join(
+            f"{field} to "
+            + ("no limit" if sets[field] is None
+               else format_money(sets[field].to_decimal(), current.currency))
+            for field in raised
+        )  # fmt: skip
+        candidates.append(Covered(action=ApprovalAction.ACCOUNT_LIMITS,
+                                  summary=f"Raise {words} on account {name}", **facts))  # fmt: skip
+    return candidates
+
+
+async def admin_update(
+    ctx: Ctx,
+    account_id: int,
+    data: AccountAdminUpdate,
+    *,
+    session: AsyncClientSession | None = None,
+    claim: Claim | None = None,
+) -> AccountPublic | ApprovalPending:
+    """Change an account's status, type or limits, guarded by its `version`.
+
+    Unfreezing and raising a limit wait for approval (`account.unfreeze`, `account.limits`);
+    with `session` the change runs inside that transaction (an approval executing it).
+    """
     if data.status is AccountStatus.CLOSED:
         raise invalid_field(
             "body", "status", "close an account with DELETE /accounts/{id}", "closed"
         )
-    await visible_account(ctx, account_id)
+    if session is None:
+        await visible_account(ctx, account_id)
     given = data.model_fields_set - {"version"}
 
-    async def body(session: AsyncClientSession) -> dict[str, Any]:
+    async def body(session: AsyncClientSession) -> dict[str, Any] | ApprovalPending:
         raw = await _accounts().find_one({"_id": account_id}, session=session)
         if raw is None:
             raise not_found("account not found")
@@ -277,6 +323,9 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
             sets["daily_withdrawal_limit"] = _money_setting(limit)
         if not sets:
             return dict(raw)
+        pending = await gate_one_of(ctx, session, covered_settings(current, sets))
+        if pending is not None:
+            return pending
         sets["updated_at"] = now_ms()
         updated = await _accounts().find_one_and_update(
             {"_id": account_id, "version": current.version},
@@ -307,7 +356,15 @@ async def admin_update(ctx: Ctx, account_id: int, data: AccountAdminUpdate) -> A
             )  # fmt: skip
         return dict(updated)
 
-    return account_public(from_raw(Account, await ctx.db.transaction(body)))
+    async def answer(session: AsyncClientSession) -> AccountPublic | ApprovalPending:
+        result = await body(session)
+        public = result if isinstance(result, ApprovalPending) else (
+            account_public(from_raw(Account, result)))  # fmt: skip
+        if claim is not None:
+            await claim.complete(session, public)
+        return public
+
+    return await answer(session) if session is not None else await ctx.db.transaction(answer)
 
 
 async def close_account(ctx: Ctx, account_id: int) -> None:

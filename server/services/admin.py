@@ -28,6 +28,7 @@ async def list_audit(
     since: datetime | None,
     until: datetime | None,
     names: bool = False,
+    approval_id: int | None = None,
 ) -> Page[AuditEventPublic]:
     """Page through audit events (newest first by default) with API.md's filters.
 
@@ -35,6 +36,9 @@ async def list_audit(
     whole page, whatever its size).
     """
     query: dict[str, Any] = {}
+    if approval_id is not None:
+        # The approval.* events and those of the request it executed (server/services/audit).
+        query["details.approval_id"] = approval_id
     for field, value in (("actor_id", actor_id), ("action", action),
                          ("target_type", target_type), ("target_id", target_id)):  # fmt: skip
         if value is not None:

@@ -72,7 +72,14 @@ async def record(
     details: dict[str, Any] | None = None,
     actor_id: int | None = None,
 ) -> int:
-    """Write one audit event; pass the action's session so both commit or neither does."""
+    """Write one audit event; pass the action's session so both commit or neither does.
+
+    While an approval executes its request, every event of that request names the approval
+    in `details.approval_id`, so `GET /audit?approval_id=` finds all of them.
+    """
+    details = dict(details or {})
+    if ctx.approval is not None:
+        details.setdefault("approval_id", int(ctx.approval["_id"]))
     event_id = await ctx.db.next_id("audit_events", session=session)
     event = {
         "_id": event_id,
@@ -85,7 +92,7 @@ async def record(
         "target_id": target_id,
         "ip": ctx.ip,
         "request_id": ctx.request_id,
-        "details": details or {},
+        "details": details,
     }
     await AuditEvent.get_pymongo_collection().insert_one(event, session=session)
     return event_id

@@ -10,7 +10,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.services import audit, movements
+from server.errors import forbidden
+from server.services import accounts, audit, movements, users
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.approvals.registry import CoveredRoute, on_cancel, on_reject, register
@@ -18,6 +19,8 @@ from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.tills import closing, vault, vault_count
 from server.services.tills import sessions as tills
+from server.services.tills import vault
+from shared.schemas.accounts import AccountAdminUpdate
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
 from shared.schemas.tills import (
     SessionClose,
@@ -27,6 +30,7 @@ from shared.schemas.tills import (
     VaultCountRequest,
 )
 from shared.schemas.transactions import MovementRequest, TransactionType, TransferCreate
+from shared.schemas.users import UserUpdate
 
 
 async def _cash(
@@ -112,6 +116,18 @@ async def _variance_ended(ctx: Ctx, session: AsyncClientSession, approval: dict[
     # count is marked with how its approval ended. An opening count leaves nothing behind.
     await closing.reopen(ctx, session, approval)
     await vault_count.count_ended(ctx, session, approval)
+async def _account_settings(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    if not ctx.is_admin:  # the route's own role check (AdminCtx), for a maker demoted since
+        raise forbidden("only admins change an account's settings")
+    return await accounts.admin_update(ctx, int(params["account_id"]), body, session=session)
+
+
+async def _user_update(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    return await users.update_user(ctx, int(params["user_id"]), body, session=session)
 
 
 def register_all() -> None:
@@ -128,6 +144,10 @@ def register_all() -> None:
     register(CoveredRoute("POST", "/vault/count", VaultCountRequest, _vault_count, status=200))
     on_reject(ApprovalAction.TILL_VARIANCE.value, _variance_ended)
     on_cancel(ApprovalAction.TILL_VARIANCE.value, _variance_ended)
+    register(CoveredRoute("PUT", "/accounts/{account_id}/admin", AccountAdminUpdate,
+                          _account_settings, status=200))  # fmt: skip
+    # POST /users with a staff role never waits: it carries a password (422 while covered).
+    register(CoveredRoute("PUT", "/users/{user_id}", UserUpdate, _user_update, status=200))
 
 
 register_all()

@@ -15,13 +15,17 @@ from server.limits import AbuseLimits
 from server.security import make_password_hash
 from server.services import audit
 from server.services.accounts import set_owner_staff
+from server.services.approvals import decisions
+from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.audit import Action
 from server.services.auth import admit, check_counted_password, revoke_user_sessions
 from server.services.context import Ctx
 from server.services.tills.cash import open_session_of
+from server.services.idempotency import Claim
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
 from shared.money import to_cents_str
+from shared.schemas.approvals import ApprovalAction
 from shared.schemas.common import AccountStatus, Page, Role, now_ms
 from shared.schemas.users import UserCreate, UserPublic, UserUpdate, UserWithAccounts
 
@@ -58,9 +62,15 @@ def can_see_user(ctx: Ctx, user: User) -> bool:
     return ctx.serves_customers and user.role is Role.USER and user.deleted_at is None
 
 
-async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -> User:
+async def visible_user(
+    ctx: Ctx,
+    user_id: int,
+    *,
+    allow_deleted: bool = False,
+    session: AsyncClientSession | None = None,
+) -> User:
     """Return a user the caller may see, or answer 404."""
-    user = await User.get(user_id)
+    user = await User.get(user_id, session=session)
     if user is None or not can_see_user(ctx, user):
         raise not_found("user not found")
     if user.deleted_at is not None and not (allow_deleted and ctx.is_admin):
@@ -68,12 +78,23 @@ async def visible_user(ctx: Ctx, user_id: int, *, allow_deleted: bool = False) -
     return user
 
 
-async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
-    """Register a user; who may give which role follows API.md."""
+async def create_user(
+    ctx: Ctx, data: UserCreate, *, claim: Claim | None = None
+) -> UserPublic | ApprovalPending:
+    """Register a user; who may give which role follows API.md.
+
+    Giving a role other than `user` is covered by approval `user.role`; a covered request may
+    not carry a password, so while that policy is on this answers 422 and staff are made as
+    customers whose role then changes (PUT, 202), or with `bank-server create-user`.
+    """
     role = data.role or Role.USER
     if role is not Role.USER and not ctx.is_admin:
         raise forbidden(f"you may not create a user with role {role.value}")
     check_password_rules(data.password, role=role, username=data.username)
+    if role is not Role.USER:
+        pending = await ctx.db.transaction(lambda session: _gate_staff_creation(ctx, session, data))
+        if pending is not None:
+            return pending
     password_hash = await make_password_hash(data.password)
     return await insert_user(
         ctx,
@@ -83,7 +104,22 @@ async def create_user(ctx: Ctx, data: UserCreate) -> UserPublic:
         email=str(data.email),
         role=role,
         staff_strength=len(data.password) >= STAFF_PASSWORD_MIN,
+        claim=claim,
     )
+
+
+async def _gate_staff_creation(
+    ctx: Ctx, session: AsyncClientSession, data: UserCreate
+) -> ApprovalPending | None:
+    """Check a staff user's creation in full, then ask approval `user.role`."""
+    taken = await _users().find_one({"username": data.username}, {"_id": 1}, session=session)
+    if taken is not None:
+        raise refused(ErrorCode.USERNAME_TAKEN, f"the username {data.username!r} is taken",
+                      username=data.username)  # fmt: skip
+    role = (data.role or Role.USER).value
+    return await gate(ctx, session, Covered(
+        action=ApprovalAction.USER_ROLE, summary=f"Create {data.username} as {role}",
+    ))  # fmt: skip
 
 
 async def insert_user(
@@ -96,6 +132,7 @@ async def insert_user(
     role: Role,
     actor: str | None = None,
     staff_strength: bool = False,
+    claim: Claim | None = None,
 ) -> UserPublic:
     """Insert a user and its `user.created` event in one transaction.
 
@@ -121,6 +158,8 @@ async def insert_user(
             target_id=user_id, details=details,
             actor_id=user_id if self_made else ctx.actor_id,
         )  # fmt: skip
+        if claim is not None:
+            await claim.complete(session, user_public(user))
         return user
 
     try:
@@ -247,16 +286,27 @@ def _needs_current_password(ctx: Ctx, target: User, changes: set[str]) -> bool:
 
 
 async def update_user(
-    ctx: Ctx, user_id: int, data: UserUpdate, *, limits: AbuseLimits | None = None
-) -> UserPublic:
+    ctx: Ctx,
+    user_id: int,
+    data: UserUpdate,
+    *,
+    limits: AbuseLimits | None = None,
+    session: AsyncClientSession | None = None,
+    claim: Claim | None = None,
+) -> UserPublic | ApprovalPending:
     """Change a user within what the caller's role allows.
+
+    A role change waits for approval `user.role`; with `session` the change runs inside that
+    transaction (an approval executing it: its body checks everything again).
 
     A `current_password` is checked as a sign-in is (counted with the sign-in failures,
     refused with 429 while the username is locked), so a stolen token cannot be used to
     guess the password.
     """
     assert ctx.actor is not None
-    target = await visible_user(ctx, user_id)
+    # Inside an approval's transaction every read goes through its session: the embedded
+    # database holds other readers until the transaction ends.
+    target = await visible_user(ctx, user_id, session=session)
     given = {name for name in data.model_fields_set if getattr(data, name) is not None}
     changes = given - {"current_password"}
     _check_allowed(ctx, target, changes)
@@ -267,22 +317,22 @@ async def update_user(
         raise invalid_field(
             "body", "password",
             f"staff passwords need at least {STAFF_PASSWORD_MIN} characters: give the user "
-            "a new password with the role",
+            "a new password first (or with the role, while user.role needs no approval)",
         )  # fmt: skip
     if _needs_current_password(ctx, target, changes):
         if data.current_password is None:
             raise forbidden("give current_password to change this")
         if limits is None:
             raise forbidden("current_password cannot be checked here")
-        gate = await admit(ctx, limits, username=target.username, kind="password_change")
+        admitted = await admit(ctx, limits, username=target.username, kind="password_change")
         if not await check_counted_password(
-            ctx, limits, gate, user=target, password=data.current_password,
+            ctx, limits, admitted, user=target, password=data.current_password,
             kind="password_change",
         ):  # fmt: skip
             raise forbidden("current_password is wrong")
     new_hash = await make_password_hash(data.password) if data.password is not None else None
 
-    async def body(session: AsyncClientSession) -> User:
+    async def body(session: AsyncClientSession) -> User | ApprovalPending:
         raw = await _users().find_one({"_id": user_id, "deleted_at": None}, session=session)
         if raw is None:
             raise not_found("user not found")
@@ -311,6 +361,14 @@ async def update_user(
             await _guard_last_admin(ctx, current, session)
         if not sets:
             return current
+        if role_changed:
+            pending = await gate(ctx, session, Covered(
+                action=ApprovalAction.USER_ROLE, touches_users=frozenset({user_id}),
+                summary=f"Change {current.username}'s role from {current.role.value} to "
+                        f"{sets['role']}",
+            ))  # fmt: skip
+            if pending is not None:
+                return pending
         sets["updated_at"] = now_ms()
         await _users().update_one({"_id": user_id}, {"$set": sets}, session=session)
         if "full_name" in sets:
@@ -340,9 +398,24 @@ async def update_user(
                 ctx, action=Action.USER_DEACTIVATED, session=session, target_type="user",
                 target_id=user_id,
             )  # fmt: skip
+        if deactivated or (role_changed and _demotes(current.role, Role(sets["role"]))):
+            await decisions.cancel_for_maker(ctx, session, user_id)
         return current.model_copy(update=sets)
 
-    return user_public(await ctx.db.transaction(body))
+    async def answer(session: AsyncClientSession) -> UserPublic | ApprovalPending:
+        result = await body(session)
+        public = result if isinstance(result, ApprovalPending) else user_public(result)
+        if claim is not None:
+            await claim.complete(session, public)
+        return public
+
+    return await answer(session) if session is not None else await ctx.db.transaction(answer)
+
+
+def _demotes(old: Role, new: Role) -> bool:
+    """Tell whether a role change takes rights away (Role lists roles in order of rights)."""
+    order = list(Role)
+    return order.index(new) < order.index(old)
 
 
 async def delete_user(ctx: Ctx, user_id: int) -> None:
@@ -395,6 +468,7 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
                 target_id=raw["_id"], details={"reason": "owner deleted"},
             )  # fmt: skip
         await revoke_user_sessions(user_id, reason="user deleted", session=session)
+        await decisions.cancel_for_maker(ctx, session, user_id)
         await audit.record(
             ctx, action=Action.USER_DELETED, session=session, target_type="user",
             target_id=user_id, details={"closed_accounts": [raw["_id"] for raw in open_accounts]},

@@ -5,6 +5,11 @@ working their tills in sessions (counts, cash to and from the vault, closes with
 without differences) with a supervisor client deciding their approvals. After each run the
 ledger invariants of DESIGN.md must hold, every till must hold what its legs say and what
 its teller was told, and no Idempotency-Key may have moved money twice.
+
+Half the accounts are in USD, whose deposit, withdrawal and transfer thresholds are 0.01:
+every USD movement waits for approval, and two supervisors, one on each server, approve
+them as they come, racing for each. No approval may execute twice. The tellers work in EUR
+(their movements go straight through; their tills' approvals are their supervisor's).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,15 +30,20 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
+from shared.money import SUPPORTED_CURRENCIES
 from tests.support import (
     ADMIN_PASSWORD,
+    NO_THRESHOLD,
     SUPERVISOR_PASSWORD,
     Api,
     ServerProcess,
     expect,
     iso_ms,
     lift_thresholds,
+    make_first_checker,
     open_till_session,
+    relax_settings_policies,
+    set_policy,
     stock_vault,
     stocked_till,
 )
@@ -49,6 +60,7 @@ SECONDS = float(os.environ.get("WORKLOAD_SECONDS", "20"))
 ACCOUNTS = 8
 TELLERS = int(os.environ.get("WORKLOAD_TELLERS", "3"))
 TILL_CASH = Decimal("1000.00")
+CURRENCIES = ("USD", "EUR")
 
 
 @dataclass
@@ -61,6 +73,8 @@ class Cluster:
     accounts: list[int]
     mongo: Any
     branch: Branch
+    checkers: list[str]
+    currencies: dict[int, str]
 
     def total(self) -> Decimal:
         return sum(
@@ -88,21 +102,36 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for server in servers:
             server.start()
         admin = Api(servers[0].url).login("admin", ADMIN_PASSWORD)
+        checkers = [make_first_checker(server, Api(server.url), f"super{n}",
+                                       f"workload-super-{n}-pass", "supervisor")
+                    for n, server in enumerate(servers)]  # fmt: skip
+        stock_vault(admin, checkers[0])
+        lift_thresholds(admin, checkers[0])
+        relax_settings_policies(admin, checkers[0])  # staff are then made without approval
         supervisor = staff(admin, "wlsuper", "supervisor", SUPERVISOR_PASSWORD)
-        stock_vault(admin, supervisor)
-        lift_thresholds(admin, supervisor)
         open_till_session(admin, admin)  # the 16 clients' cash goes through the admin's till
-        accounts = open_workload_accounts(admin, ACCOUNTS)
+        accounts = open_workload_accounts(admin, ACCOUNTS, currencies=CURRENCIES)
+        currencies = {account: CURRENCIES[n % len(CURRENCIES)] for n, account in
+                      enumerate(accounts)}  # fmt: skip
         tellers = []
         for n in range(TELLERS):
             teller = staff(admin, f"wlteller{n}", "teller", f"teller-pass-{n}")
-            till = stocked_till(supervisor, f"Workload till {n}", {"USD": str(TILL_CASH)})
+            till = stocked_till(supervisor, f"Workload till {n}", {"EUR": str(TILL_CASH)})
             assert teller.token is not None
             tellers.append(Teller(token=teller.token, till_id=int(till["id"]), cash=TILL_CASH))
+        # Every USD movement now waits for approval; EUR ones go straight through.
+        for action in ("deposit", "withdrawal", "transfer"):
+            set_policy(admin, checkers[0], action,
+                       threshold={**dict.fromkeys(SUPPORTED_CURRENCIES, NO_THRESHOLD),
+                                  "USD": "0.01"})  # fmt: skip
+        tokens = [checker.token for checker in checkers]
         assert admin.token is not None
         assert supervisor.token is not None
-        branch = Branch(supervisor_token=supervisor.token, tellers=tellers, accounts=accounts)
-        yield Cluster(database, servers, admin.token, accounts, client["workload"], branch)
+        assert None not in tokens
+        branch = Branch(supervisor_token=supervisor.token, tellers=tellers, currency="EUR",
+                        accounts=[a for a in accounts if currencies[a] == "EUR"])  # fmt: skip
+        yield Cluster(database, servers, admin.token, accounts, client["workload"], branch,
+                      [str(token) for token in tokens], currencies)  # fmt: skip
     finally:
         client.close()
         for server in servers:
@@ -128,7 +157,8 @@ def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dic
     for teller in cluster.branch.tellers:
         till = expect(supervisor.get(f"/tills/{teller.till_id}"), 200)
         assert till["session_id"] is None
-        assert Decimal((till["cash"] or {}).get("USD", "0.00")) == teller.cash, (till, teller)
+        cash = (till["cash"] or {}).get(cluster.branch.currency, "0.00")
+        assert Decimal(cash) == teller.cash, (till, teller)
     supervisor.close()
     print("branch:", branch, dict(cluster.branch.decisions))
     return {**counts, **branch}
@@ -148,6 +178,8 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
             seconds=SECONDS,
             seed=int(time.time()),
             branch=cluster.branch,
+            approvers=cluster.checkers,
+            currencies=cluster.currencies,
         )
     )
     if thread:
@@ -157,11 +189,32 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
     return result
 
 
+def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dict[str, Any]:
+    """The workload's invariants, the ledger's, and no approval executed twice."""
+    counts = check_invariants(cluster.mongo, result, opening)
+    check_ledger(cluster.mongo)
+    events = Counter(
+        event["details"]["approval_id"]
+        for event in cluster.mongo.audit_events.find(
+            {"action": {"$in": ["money.deposit", "money.withdrawal", "money.transfer"]},
+             "outcome": "ok", "details.approval_id": {"$exists": True}})
+    )  # fmt: skip
+    money = {"action": {"$in": ["deposit", "withdrawal", "transfer"]}}
+    for approval in cluster.mongo.approvals.find(money):
+        executed = approval["status"] == "executed"
+        assert events.get(approval["_id"], 0) == (1 if executed else 0), approval
+        assert approval["status"] != "pending", approval
+    return counts
+
+
 def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster) -> None:
     opening = cluster.total()
     result = workload(cluster)
-    assert len(result.committed) > 50, result.summary()
+    assert len(result.committed) + len(result.approved) > 30, result.summary()
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
+    # Part of the movements waited and then happened; the checkers raced for them.
+    assert {o.kind for o in result.approved} == {"deposit", "withdraw", "transfer"}
+    assert result.decisions[200] >= len(result.approved), result.summary()
     assert not result.server_errors, result.summary()
     assert not result.transport_errors, result.summary()
     counts = check_all(cluster, result, opening)
@@ -184,7 +237,7 @@ def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(
 
     result = workload(cluster, chaos)
     assert sum(result.transport_errors.values()) > 0, "the kill should have cut connections"
-    assert len(result.committed) > 30, result.summary()
+    assert len(result.committed) + len(result.approved) > 15, result.summary()
     check_all(cluster, result, opening)
 
 

@@ -63,6 +63,34 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
 # Routes the table knows that the schema may leave out (served, but not documented there).
 OPTIONAL_ROUTES = frozenset({("GET", "/metrics")})
 
+# Version 2's routes (API.md "Version 2: branch operations"), kept apart from version 1's
+# table above. Who reads the ledger and manages tills: supervisors and admins.
+_SUPERVISORS = frozenset({"supervisor", "admin"})
+V2_ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/tills"): STAFF,
+    ("POST", "/tills"): _SUPERVISORS,
+    ("GET", "/tills/{till_id}"): STAFF,
+    ("POST", "/tills/{till_id}/sessions"): STAFF,
+    ("GET", "/sessions/current"): STAFF,
+    ("GET", "/sessions/{session_id}"): STAFF,  # its teller; the BOLA matrix's business
+    ("POST", "/sessions/{session_id}/close"): STAFF,
+    ("POST", "/vault/cash"): ADMIN,  # always through approval vault.cash
+    ("POST", "/tills/{till_id}/cash"): STAFF,  # tellers: their own till, through approval
+    ("GET", "/ledger/accounts"): _SUPERVISORS,
+    ("GET", "/ledger/accounts/{code}/entries"): _SUPERVISORS,
+    ("GET", "/ledger/journal/{journal_id}"): _SUPERVISORS,
+    ("GET", "/ledger/trial-balance"): _SUPERVISORS,
+    ("GET", "/approval-policies"): STAFF,
+    ("PUT", "/approval-policies/{action}"): ADMIN,
+    ("GET", "/approvals"): STAFF,  # tellers: their own and the till.receive ones for them
+    # Its maker (a customer's own large transfer too), its checkers, supervisors, admins.
+    ("GET", "/approvals/{approval_id}"): SIGNED_IN,
+    ("POST", "/approvals/{approval_id}/approve"): STAFF,  # tellers: till.receive only
+    ("POST", "/approvals/{approval_id}/reject"): STAFF,
+    ("POST", "/approvals/{approval_id}/cancel"): SIGNED_IN,  # its maker
+}
+ROUTE_ROLES.update(V2_ROUTE_ROLES)
+
 _METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 

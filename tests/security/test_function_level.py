@@ -53,6 +53,8 @@ def test_admin_routes_are_exactly_the_ones_api_md_names() -> None:
     assert admin_only == {
         ("DELETE", "/users/{user_id}"), ("POST", "/users/{user_id}/unlock"),
         ("DELETE", "/accounts/{account_id}"), ("PUT", "/accounts/{account_id}/admin"),
+        ("GET", "/audit"),
+        ("POST", "/vault/cash"), ("PUT", "/approval-policies/{action}"),
     }  # fmt: skip
 
 

@@ -44,6 +44,7 @@ from tests.support import (
     ServerProcess,
     expect,
     leaked_secrets,
+    make_first_checker,
 )
 
 CHECKS = [
@@ -126,6 +127,11 @@ def seed(server: ServerProcess) -> dict[str, Any]:
     admin = anon.login("admin", ADMIN_PASSWORD)
     users = {}
     for name, role in (("teller", "teller"), ("alice", "user"), ("bob", "user")):
+        if role != "user":  # giving a role waits for a checker (user.role): made on the host
+            staff = make_first_checker(server, anon, f"fz-{name}", SEED_PASSWORDS[name], role)
+            users[name] = expect(staff.get("/me"), 200)
+            staff.close()
+            continue
         body = {"username": f"fz-{name}", "password": SEED_PASSWORDS[name], "role": role,
                 "full_name": f"Fuzz {name.title()}", "email": f"{name}@example.com"}  # fmt: skip
         users[name] = expect(admin.post("/users", json=body), 201)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from server.api.deps import AdminCtx, LimitsDep, UserCtx, list_params
-from server.api.routes import errors, router
+from server.api.idempotent import IdempotencyKey, idempotent_answer
+from server.api.routes import errors, pending, router
 from server.services import accounts
+from server.services.context import Ctx
+from server.services.idempotency import Claim
 from server.services.views import ListParams, account_public
 from shared.schemas.accounts import (
     AccountAdminUpdate,
@@ -78,13 +82,27 @@ async def rename_account(ctx: UserCtx, account_id: AccountId, body: AccountUpdat
     "/accounts/{account_id}/admin",
     name="update_settings",
     response_model=AccountPublic,
-    responses=errors(401, 403, 404, 409),
+    responses={**errors(401, 403, 404, 409), **pending()},
 )
 async def admin_update(
-    ctx: AdminCtx, account_id: AccountId, body: AccountAdminUpdate
-) -> AccountPublic:
-    """Change status (active/frozen), type or limits; a stale `version` answers 409."""
-    return await accounts.admin_update(ctx, account_id, body)
+    ctx: AdminCtx,
+    request: Request,
+    account_id: AccountId,
+    body: AccountAdminUpdate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Change status (active/frozen), type or limits; a stale `version` answers 409.
+
+    Unfreezing (`frozen` → `active`) waits for approval `account.unfreeze`, and raising
+    `overdraft_limit` or `daily_withdrawal_limit` (or setting it to null) for approval
+    `account.limits` (202, unless the policy is off); a request that needs both answers 422.
+    """
+
+    async def run(ctx: Ctx, claim: Claim | None) -> Any:
+        return await accounts.admin_update(ctx, account_id, body, claim=claim)
+
+    return await idempotent_answer(ctx, request, idempotency_key, body, run, status=200,
+                                   money=False, partial=True)  # fmt: skip
 
 
 @routes.delete(

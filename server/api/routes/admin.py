@@ -33,11 +33,21 @@ async def audit(
         Literal["names"] | None,
         Query(description="`names`: each event also gets `actor_name` and `target_name`"),
     ] = None,
+    approval_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**62,
+            description="every event of one approval: its approval.* events "
+            "and those of the request it executed",
+        ),
+    ] = None,
 ) -> Page[AuditEventPublic]:
     """Page through the audit trail, newest first; events are never changed or deleted."""
     return await admin.list_audit(
         params, actor_id=actor_id, action=action, target_type=target_type,
         target_id=target_id, since=since, until=until, names=include == "names",
+        approval_id=approval_id,
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from server.api.deps import AdminCtx, StaffCtx, list_params
+from server.api.deps import AdminCtx, StaffCtx, UserCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
 from server.api.routes import errors, pending, router
 from server.services import covered
@@ -87,9 +87,10 @@ async def list_approvals(
 
 
 @routes.get("/approvals/{approval_id}", name="get", response_model=ApprovalPublic,
-            responses=errors(401, 403, 404))  # fmt: skip
-async def get_approval(ctx: StaffCtx, approval_id: ApprovalId) -> ApprovalPublic:
-    """Return an approval to its maker, its eligible checkers, supervisors and admins."""
+            responses=errors(401, 404))  # fmt: skip
+async def get_approval(ctx: UserCtx, approval_id: ApprovalId) -> ApprovalPublic:
+    """Return an approval to its maker (a customer too), its eligible checkers, supervisors
+    and admins; 404 to anyone else."""
     return await decisions.get(ctx, approval_id)
 
 
@@ -135,9 +136,9 @@ async def reject(
 @routes.post("/approvals/{approval_id}/cancel", name="cancel", response_model=ApprovalPublic,
              responses=DECISION_ERRORS)  # fmt: skip
 async def cancel(
-    ctx: StaffCtx, request: Request, approval_id: ApprovalId, idempotency_key: IdempotencyKey = None
+    ctx: UserCtx, request: Request, approval_id: ApprovalId, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Let the maker withdraw a pending request."""
+    """Let the maker (a customer too) withdraw a pending request."""
 
     async def run(ctx: Ctx, claim: Claim | None) -> Any:
         return await decisions.cancel(ctx, approval_id, claim=claim)

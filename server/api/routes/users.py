@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from server.api.deps import AdminCtx, LimitsDep, OptionalCtx, StaffCtx, UserCtx, list_params
-from server.api.routes import errors, router
+from server.api.idempotent import IdempotencyKey, idempotent_answer
+from server.api.routes import errors, pending, router
 from server.services import users
 from server.services.accounts import page_of_accounts
+from server.services.context import Ctx
+from server.services.idempotency import Claim
 from server.services.views import ListParams, user_public
 from shared.schemas.accounts import AccountPublic, AccountSort
 from shared.schemas.common import Page, Role
@@ -21,11 +25,27 @@ UserList = Annotated[ListParams, Depends(list_params(UserSort))]
 AccountList = Annotated[ListParams, Depends(list_params(AccountSort))]
 
 
+STAFF_CREATION = (
+    "A role other than `user` is covered by approval `user.role`, and a covered request may "
+    "not carry a password: while that policy is on (the default) such a request answers 422. "
+    "Create a staff member as a customer (no role) and change the role with "
+    "`PUT /users/{id}` (202 until a checker approves), or run `bank-server create-user "
+    "--role teller|supervisor|admin` on the host (how a new bank gets its first checkers). "
+    "Signed-in callers may send an `Idempotency-Key`; a sign-up's is ignored."
+)
+
+
 @routes.post(
     "", name="create", status_code=201, response_model=UserPublic,
-    responses=errors(401, 403, 409, 429),
+    responses=errors(401, 403, 409, 429), description=STAFF_CREATION,
 )  # fmt: skip
-async def create_user(ctx: OptionalCtx, limits: LimitsDep, body: UserCreate) -> UserPublic:
+async def create_user(
+    ctx: OptionalCtx,
+    limits: LimitsDep,
+    request: Request,
+    body: UserCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Sign up (role user), or register a user as staff.
 
     Passwords: 8-128 characters, not the username; a teller's, supervisor's or admin's at
@@ -34,7 +54,13 @@ async def create_user(ctx: OptionalCtx, limits: LimitsDep, body: UserCreate) -> 
     (OPEN_RATE_PER_HOUR_PER_IP from one IP).
     """
     await limits.check_opening(ip=ctx.ip, user_id=ctx.actor_id)
-    return await users.create_user(ctx, body)
+    if ctx.actor is None:  # a sign-up: never covered, and keys are scoped to a user
+        return await users.create_user(ctx, body)
+
+    async def run(ctx: Ctx, claim: Claim | None) -> Any:
+        return await users.create_user(ctx, body, claim=claim)
+
+    return await idempotent_answer(ctx, request, idempotency_key, body, run, money=False)
 
 
 @routes.get(
@@ -66,19 +92,32 @@ async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
 
 @routes.put(
     "/{user_id}", name="update", response_model=UserPublic,
-    responses=errors(401, 403, 404, 409, 429),
+    responses={**errors(401, 403, 404, 409, 429), **pending()},
 )  # fmt: skip
 async def update_user(
-    ctx: UserCtx, limits: LimitsDep, user_id: UserId, body: UserUpdate
-) -> UserPublic:
+    ctx: UserCtx,
+    limits: LimitsDep,
+    request: Request,
+    user_id: UserId,
+    body: UserUpdate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Change a user within what the caller's role allows.
+
+    A role change waits for approval `user.role` (202, unless the policy is off); a request
+    that needs approval may not carry `password` or `current_password` (422).
 
     Changing one's own password (and, for an admin, one's own role) needs `current_password`,
     which counts as a sign-in attempt: a wrong one is a failed sign-in (403 here), and while
     the username is locked out the change answers 429 `rate_limited`. A staff member's new
     password needs at least 12 characters (422).
     """
-    return await users.update_user(ctx, user_id, body, limits=limits)
+
+    async def run(ctx: Ctx, claim: Claim | None) -> Any:
+        return await users.update_user(ctx, user_id, body, limits=limits, claim=claim)
+
+    return await idempotent_answer(ctx, request, idempotency_key, body, run, status=200,
+                                   money=False, partial=True)  # fmt: skip
 
 
 @routes.delete(

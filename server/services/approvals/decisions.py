@@ -118,9 +118,8 @@ async def _for_decision(
     if doc is None or not can_view(ctx, doc):
         raise not_found("approval not found")
     if deciding:
-        if not is_checker_for(ctx, doc):
-            raise forbidden("you may not decide this approval")
         voters = {int(vote["by"]) for vote in doc.get("approvals", [])}
+        # Before the role check: a maker of any role learns it is their own request.
         if (
             ctx.actor.id == doc["maker_id"]
             or ctx.actor.id in voters
@@ -129,6 +128,8 @@ async def _for_decision(
             raise refused(ErrorCode.SELF_APPROVAL,
                           "the maker, a checker who approved already, or someone the request "
                           "touches may not approve it")  # fmt: skip
+        if not is_checker_for(ctx, doc):
+            raise forbidden("you may not decide this approval")
     if doc["status"] != ApprovalStatus.PENDING.value:
         raise refused(ErrorCode.APPROVAL_NOT_PENDING, f"the approval is {doc['status']}",
                       status=doc["status"])  # fmt: skip
@@ -351,10 +352,15 @@ async def cancel_for_session(ctx: Ctx, session: AsyncClientSession, session_id: 
 
 
 async def cancel_for_maker(ctx: Ctx, session: AsyncClientSession, user_id: int) -> int:
-    """Cancel a deactivated, demoted or deleted user's pending requests (`maker_inactive`)."""
-    return await end_pending(
-        ctx, session, {"maker_id": user_id}, status="cancelled", reason="maker_inactive"
-    )
+    """Cancel a deactivated, demoted or deleted user's pending requests (`maker_inactive`).
+
+    When the change itself executes an approval of that user (an admin's approved request to
+    demote themselves), that approval is the one being decided: it is left to settle.
+    """
+    query: dict[str, Any] = {"maker_id": user_id}
+    if ctx.approval is not None:
+        query["_id"] = {"$ne": ctx.approval["_id"]}
+    return await end_pending(ctx, session, query, status="cancelled", reason="maker_inactive")
 
 
 __all__ = ["CHECKER_ROLES", "approve", "cancel", "end_pending", "get", "reject"]

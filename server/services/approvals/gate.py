@@ -12,13 +12,14 @@ for the missing right); every other rule is checked again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.documents import User
+from server.documents import IdempotencyRecord, User
 from server.documents.branch import ApprovalDoc
 from server.errors import forbidden, invalid_field, refused
 from server.services import audit, calendar
@@ -31,6 +32,7 @@ from shared.schemas.approvals import ApprovalAction, ApprovalPublic
 from shared.schemas.common import Role, now_ms
 
 SECRETS = frozenset({"password", "current_password"})
+KEEP_WHILE_PENDING = timedelta(days=366)
 CHECKER_ROLES = (Role.SUPERVISOR.value, Role.ADMIN.value)
 
 
@@ -117,7 +119,8 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
     request = ctx.request
     if request is None:
         raise RuntimeError(f"{covered.action.value} needs approval but has no request to freeze")
-    secret = SECRETS & set(request.body)
+    # A key sent as null carries no secret; any value at all would be stored with the approval.
+    secret = {name for name in SECRETS if request.body.get(name) is not None}
     if secret:
         raise invalid_field("body", sorted(secret)[0],
                             "a request that needs approval may not carry a password")  # fmt: skip
@@ -152,6 +155,13 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
         "expires_at": None, "decided_at": None,
     }  # fmt: skip
     await approvals.insert_one(doc, session=session)
+    if request.idempotency_record is not None:
+        # The stored 202 lives until the approval leaves pending (then a day more, set by
+        # the decision): a pending approval ends at its day's close, well within this.
+        await IdempotencyRecord.get_pymongo_collection().update_one(
+            {"_id": request.idempotency_record},
+            {"$set": {"expires_at": now + KEEP_WHILE_PENDING}}, session=session,
+        )  # fmt: skip
     await audit.record(
         ctx, action=Action.APPROVAL_REQUESTED, session=session, target_type="approval",
         target_id=approval_id,
@@ -159,3 +169,20 @@ async def gate(ctx: Ctx, session: AsyncClientSession, covered: Covered) -> Appro
                  "account_id": covered.account_id, "summary": covered.summary},
     )  # fmt: skip
     return ApprovalPending(approval_public(doc))
+
+
+async def gate_one_of(
+    ctx: Ctx, session: AsyncClientSession, candidates: list[Covered]
+) -> ApprovalPending | None:
+    """Gate a request that may fall under several actions; only one may need approval.
+
+    One approval executes one request under one policy, so a request that two policies
+    would each put behind approval (e.g. unfreezing an account and raising its limit) is
+    refused 422: the client sends the changes one at a time.
+    """
+    needed = [covered for covered in candidates if await needs_approval(ctx, covered, session)]
+    if len(needed) > 1:
+        names = " and ".join(covered.action.value for covered in needed)
+        raise invalid_field("body", "body", f"this request needs approvals {names} at once; "
+                            "send those changes one at a time")  # fmt: skip
+    return await gate(ctx, session, needed[0]) if needed else None
