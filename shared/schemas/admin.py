@@ -25,6 +25,9 @@ class AuditEventPublic(BaseModel):
     ip: str | None
     request_id: str | None
     details: dict[str, Any] = Field(default_factory=dict)
+    business_date: str | None = Field(
+        default=None, description="the business date the event happened on (YYYY-MM-DD)"
+    )
 
 
 class AuditSort(StrEnum):
