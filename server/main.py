@@ -25,6 +25,7 @@ from server.api.routes import (
     auth,
     ledger,
     money,
+    reversals,
     service,
     tills,
     users,
@@ -185,8 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
-                   money.routes, tills.routes, ledger.routes, approvals.routes,
-                   admin.routes):  # fmt: skip
+                   money.routes, reversals.routes, tills.routes, ledger.routes,
+                   approvals.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and
