@@ -73,6 +73,10 @@ class Database:
 
     client: AsyncMongoClient[Any]
     name: str
+    # The embedded database (`bank-server db`) runs one transaction at a time across every
+    # process (server/embedded.py's gate); MongoDB runs them side by side. The day's close
+    # needs no grace period on the former (see server/services/business_day).
+    serialises_transactions: bool = False
 
     def __post_init__(self) -> None:
         self._writer = asyncio.Lock()
@@ -172,11 +176,25 @@ async def check_transactions(client: AsyncMongoClient[Any], name: str) -> None:
         raise
 
 
+async def serialises_transactions(client: AsyncMongoClient[Any]) -> bool:
+    """Tell whether the database is the embedded one, whose gate runs one transaction at a time.
+
+    mongoeco names itself in `buildInfo.gitVersion`; mongod and mongos give a git hash.
+    """
+    try:
+        info = await client.admin.command("buildInfo")
+    except PyMongoError:
+        return False
+    return str(info.get("gitVersion", "")) == "mongoeco"
+
+
 async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
     """Connect Beanie, create indexes and check that transactions work."""
     await init_beanie(database=client[name], document_models=list(ALL_DOCUMENTS))
     await check_transactions(client, name)
-    return Database(client=client, name=name)
+    return Database(
+        client=client, name=name, serialises_transactions=await serialises_transactions(client)
+    )
 
 
 class EmbeddedDatabase:
@@ -267,4 +285,5 @@ __all__ = [
     "init_database",
     "is_unlabelled_conflict",
     "make_client",
+    "serialises_transactions",
 ]

@@ -23,6 +23,7 @@ from server.api.routes import (
     admin,
     approvals,
     auth,
+    business_day,
     ledger,
     money,
     reversals,
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
                    money.routes, reversals.routes, tills.routes, ledger.routes,
-                   approvals.routes, admin.routes):  # fmt: skip
+                   approvals.routes, business_day.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and
