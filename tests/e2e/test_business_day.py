@@ -97,7 +97,8 @@ def test_close_refusals_come_in_the_contracts_order(
     assert open_date(supervisor) == today
     event = mongo.audit_events.find_one({"action": "business_day.closed", "outcome": "refused",
                                          "code": "sessions_open"})  # fmt: skip
-    assert event is not None and event["details"] == {"date": today}
+    assert event is not None
+    assert event["details"] == {"date": today}
 
 
 def test_closing_seals_a_hashed_report_and_opens_the_next_date(
@@ -319,7 +320,8 @@ def test_the_report_files_print_the_hash(supervisor: Api, teller: Api) -> None:
                                 params={"format": "csv"})  # fmt: skip
     assert csv_answer.headers["content-type"].startswith("text/csv")
     assert f"Hash,{closed['hash']}" in csv_answer.text
-    assert "Trial balance" in csv_answer.text and "Movements" in csv_answer.text
+    assert "Trial balance" in csv_answer.text
+    assert "Movements" in csv_answer.text
     expect(supervisor.get(f"/business-days/{open_date(supervisor)}/report"), 404, "not_found")
     expect(supervisor.get("/business-days/2026-1-1/report"), 422)
     expect(supervisor.get(f"/business-days/{closed['date']}/report", params={"format": "x"}), 422)
