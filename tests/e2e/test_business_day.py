@@ -174,8 +174,12 @@ def test_closing_seals_a_hashed_report_and_opens_the_next_date(
     assert day["status"] == "open"
     assert expect(supervisor.get(f"/business-days/{today}/report"), 200) == report
     listed = expect(supervisor.get("/business-days"), 200)
-    assert listed["items"][0] == {"date": today, "closed_at": report["closed_at"],
-                                  "closed_by": report["closed_by"], "hash": report["hash"]}
+    assert listed["items"][0] == {
+        "date": today,
+        "closed_at": report["closed_at"],
+        "closed_by": report["closed_by"],
+        "hash": report["hash"],
+    }
     stored = mongo.business_days.find_one({"_id": today})
     assert stored["hash"] == report["hash"]
     event = mongo.audit_events.find_one({"action": "business_day.closed", "outcome": "ok"})
@@ -244,8 +248,9 @@ def test_the_days_pending_approvals_expire_in_the_close(
                                                       "to_account_id": target["id"],
                                                       "amount": "30.00"}), 201)  # fmt: skip
     out = mongo.journal.find_one({"transfer_id": transfer["id"]})["lines"][0]["id"]
-    pending = expect(supervisor.post(f"/transactions/{out}/reverse",
-                                     json={"reason_code": "duplicate"}), 202)["approval"]
+    pending = expect(
+        supervisor.post(f"/transactions/{out}/reverse", json={"reason_code": "duplicate"}), 202
+    )["approval"]
     assert pending["status"] == "pending"
     assert pending["session_id"] is None  # no cash: the sessions' close leaves it pending
     today = open_date(supervisor)
@@ -284,8 +289,9 @@ def test_large_cash_lists_an_accounts_cash_at_the_threshold(
     expect(admin.put("/approval-policies/deposit",
                      json={"threshold": lowered, "version": policy["version"]}), 200)  # fmt: skip
     first = expect(teller.post(f"/accounts/{big['id']}/deposit", json={"amount": "600.00"}), 201)
-    second = approve_as(supervisor, teller.post(f"/accounts/{big['id']}/deposit",
-                                                json={"amount": "500.00"}))["result"]["body"]
+    second = approve_as(
+        supervisor, teller.post(f"/accounts/{big['id']}/deposit", json={"amount": "500.00"})
+    )["result"]["body"]
     expect(teller.post(f"/accounts/{small['id']}/deposit", json={"amount": "999.00"}), 201)
 
     report = close_day(supervisor, mongo)
@@ -379,12 +385,20 @@ def test_verify_finds_the_chain_valid(supervisor: Api, mongo: Any) -> None:
 def test_a_start_with_another_bank_timezone_is_refused(
     wire_db: EmbeddedDatabase, tmp_path: Path
 ) -> None:
-    first = ServerProcess(mongodb_url=wire_db.url, database_name="t_timezone_once",
-                          data_dir=tmp_path / "a", env={"BANK_TIMEZONE": "Europe/Paris"})
+    first = ServerProcess(
+        mongodb_url=wire_db.url,
+        database_name="t_timezone_once",
+        data_dir=tmp_path / "a",
+        env={"BANK_TIMEZONE": "Europe/Paris"},
+    )
     with first.start():
         assert expect(Api(first.url).get("/health"), 200)["status"] == "ok"
-    second = ServerProcess(mongodb_url=wire_db.url, database_name="t_timezone_once",
-                           data_dir=tmp_path / "b", env={"BANK_TIMEZONE": "UTC"})
+    second = ServerProcess(
+        mongodb_url=wire_db.url,
+        database_name="t_timezone_once",
+        data_dir=tmp_path / "b",
+        env={"BANK_TIMEZONE": "UTC"},
+    )
     with pytest.raises(RuntimeError, match="exited early") as refused:
         second.start()
     assert "BANK_TIMEZONE is 'UTC'" in str(refused.value)

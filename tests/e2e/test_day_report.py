@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from datetime import datetime
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -115,8 +115,8 @@ def test_a_report_rehashed_after_an_edit_breaks_the_chain_at_the_next_day(
     edited = copy.deepcopy(stored["report"])
     edited["closed_by"] = edited["closed_by"] + 1000  # not a ledger figure: only the hash shows
     edited["hash"] = contract_hash(edited)
-    mongo.business_days.update_one({"_id": date},
-                                   {"$set": {"report": edited, "hash": edited["hash"]}})  # fmt: skip
+    tampered = {"$set": {"report": edited, "hash": edited["hash"]}}
+    mongo.business_days.update_one({"_id": date}, tampered)
     try:
         assert verify(supervisor) == {"days": 3, "valid": False,
                                       "first_bad_date": closed_days[1]["date"],
