@@ -5,14 +5,18 @@
 - API.md "Holds": `hold.expired` is written at the latest by the day's close
   (`sweep_expired`, in the close's transaction).
 
-Holds are built in server/services/holds.py; until that service offers these two, this is
-the one place that does them, on the same documents (the hold, and the account's `held`
-and `hold_expires_at`), so their callers do not change when it does.
+Holds are built beside this (branch `holds`: `holds.release_for_reversal` and
+`hold_expiry.sweep_expired`). When those modules are there, this seam calls them; until
+they are merged it does the same on the same documents (the hold, and the account's
+`held` and `hold_expires_at`), so the reversal and the close never change either way.
+Once both branches are in, the fallbacks below can go.
 """
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from bson import Decimal128
@@ -27,8 +31,41 @@ from server.services.ledger.posting import dec
 from shared.schemas.common import now_ms
 
 
+def _service(name: str) -> ModuleType | None:
+    """Return server.services.<name> when the holds service provides it, else None."""
+    try:
+        return importlib.import_module(f"server.services.{name}")
+    except ModuleNotFoundError:
+        return None
+
+
+async def release_for_reversal(
+    ctx: Ctx, session: AsyncClientSession, transaction_ids: list[int]
+) -> int:
+    """Release the active holds whose `reference` is one of the reversed Transactions' ids.
+
+    Call it after posting the reversal: it changes the accounts' `held`, which the
+    reversal's legs guard on.
+    """
+    holds = _service("holds")
+    if holds is not None and hasattr(holds, "release_for_reversal"):
+        released = 0
+        for transaction_id in transaction_ids:
+            released += len(await holds.release_for_reversal(ctx, session, transaction_id))
+        return released
+    return await release_referencing(ctx, session, [str(t) for t in transaction_ids])
+
+
+async def sweep_expired(ctx: Ctx, session: AsyncClientSession, *, at: Any) -> int:
+    """Expire every hold past its `expires_at` (the day's close calls it in its transaction)."""
+    expiry = _service("hold_expiry")
+    if expiry is not None and hasattr(expiry, "sweep_expired"):
+        return int(await expiry.sweep_expired(ctx, session, at=at))
+    return await _sweep_expired(ctx, session, at=at)
+
+
 async def release_referencing(
-    ctx: Ctx, session: AsyncClientSession, references: list[str], *, reason: str
+    ctx: Ctx, session: AsyncClientSession, references: list[str], *, reason: str = "reversal"
 ) -> int:
     """Release every active, unexpired hold whose reference is one of `references`."""
     if not references:
@@ -59,7 +96,7 @@ async def release_referencing(
     return released
 
 
-async def sweep_expired(ctx: Ctx, session: AsyncClientSession, *, at: Any) -> int:
+async def _sweep_expired(ctx: Ctx, session: AsyncClientSession, *, at: Any) -> int:
     """Mark every active hold past its `expires_at` expired, with its `hold.expired` event."""
     holds = Hold.get_pymongo_collection()
     found = [doc async for doc in holds.find(

@@ -288,13 +288,12 @@ async def _post(
 async def release_holds_of_reversed(
     ctx: Ctx, session: AsyncClientSession, transaction_ids: list[int]
 ) -> int:
-    """Release, in the reversal's transaction, the active holds that name a reversed Transaction.
+    """Release, in the reversal's transaction, the active holds naming a reversed Transaction.
 
-    The seam with holds (server/services/holds.py, built beside this): a hold's `reference`
-    is free text, and one that is a reversed Transaction's id is released with it.
+    The hook into holds (server/services/holds_seam.py): after the posting, as the
+    reversal's legs guard on the accounts' `held`.
     """
-    references = [str(transaction_id) for transaction_id in transaction_ids]
-    return await holds_seam.release_referencing(ctx, session, references, reason="reversed")
+    return await holds_seam.release_for_reversal(ctx, session, transaction_ids)
 
 
 async def reverse(
