@@ -11,17 +11,20 @@ Used by the test suite (short form), `make soak` (long form) and `make bench`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import httpx
+
+from tests.workload_day import DayRun, close_midway, reverse_some
 
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
@@ -142,8 +145,13 @@ async def run_workload(
     seed: int = 1,
     settle_seconds: float = 90.0,
     timeout: float = 10.0,
+    day: DayRun | None = None,
 ) -> WorkloadResult:
-    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle."""
+    """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
+
+    With `day` (tests/workload_day.py), a share of the confirmed cash movements is reversed
+    and the business day is closed once during the run.
+    """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
     http = [
@@ -180,10 +188,11 @@ async def run_workload(
             else:
                 path = f"/accounts/{source}/{kind}"
                 body = {"amount": str(amount), "description": description}
-            began = time.monotonic()
-            status, payload, attempts = await _send_until_final(
-                http, rng, path, body, key, result, give_up_at
-            )
+            async with day.cash() if day is not None and kind != "transfer" else _no_hold():
+                began = time.monotonic()
+                status, payload, attempts = await _send_until_final(
+                    http, rng, path, body, key, result, give_up_at
+                )
             result.outcomes.append(
                 Outcome(
                     key=key,
@@ -199,13 +208,26 @@ async def run_workload(
                 )
             )
 
+    extra = []
+    if day is not None:
+        extra = [
+            reverse_some(urls, day, result.outcomes, seed=seed, stop_at=stop_at,
+                         give_up_at=give_up_at),
+            close_midway(urls, day, at=started + seconds * day.close_after, seed=seed,
+                         give_up_at=give_up_at),
+        ]  # fmt: skip
     try:
-        await asyncio.gather(*(client_loop(n) for n in range(clients)))
+        await asyncio.gather(*(client_loop(n) for n in range(clients)), *extra)
     finally:
         for client in http:
             await client.aclose()
     result.seconds = time.monotonic() - started
     return result
+
+
+@contextlib.asynccontextmanager
+async def _no_hold() -> AsyncIterator[None]:
+    yield
 
 
 def _dec(value: Any) -> Decimal:
