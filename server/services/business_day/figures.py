@@ -33,8 +33,9 @@ def journal() -> Any:
 
 
 async def entries(query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    """Yield the journal entries matching a `business_date` query, in id order."""
-    cursor = journal().find(query, projection=PROJECTION).sort("_id", 1)
+    """Yield the journal entries matching a `business_date` query (in no particular order:
+    the figures are sums, and the report sorts its lists)."""
+    cursor = journal().find(query, projection=PROJECTION)
     async for raw in cursor:
         yield raw
 

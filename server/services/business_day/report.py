@@ -254,6 +254,7 @@ async def compute(date: str, *, closing_since: datetime) -> Figures:
     else:
         running = TrialBalance.from_json(previous["report"]["trial_balance"])
     found = await day_pass(date, running, first=previous is None)
+    found.reversals.sort(key=lambda row: (row["journal_id"], row["transaction_id"]))
     trial_balance = running.as_json(await customer_counts(closing_since))
     return Figures(
         trial_balance=trial_balance, cash_position=await cash_position(trial_balance),
