@@ -230,6 +230,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     BusinessDay,
     ClosedDayDoc,
     Hold,
+    OpenSession,
     TellerSession,
     Till,
 )
@@ -258,6 +259,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     DailyTotals,
     Till,
     TellerSession,
+    OpenSession,
     ApprovalPolicyDoc,
     ApprovalDoc,
     BusinessDay,
