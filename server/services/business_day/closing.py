@@ -31,7 +31,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
 from server.db import Database, RetryTransaction
-from server.documents.branch import BusinessDay, ClosedDayDoc, TellerSession
+from server.documents.branch import BusinessDay, ClosedDayDoc, OpenSession, TellerSession
 from server.errors import DomainError, refused
 from server.services import audit, calendar, holds_seam
 from server.services.approvals import decisions
@@ -91,6 +91,22 @@ def _day_closed(date: str, open_date: str) -> DomainError:
                    date=date, open_date=open_date)  # fmt: skip
 
 
+async def _sessions_not_closed(session: AsyncClientSession, date: str) -> list[int]:
+    """Return the sessions not closed that opened on or before `date` (by `_id` reads)."""
+    markers = OpenSession.get_pymongo_collection().find({}, projection={"session_id": 1},
+                                                        session=session)  # fmt: skip
+    found = []
+    async for marker in markers:
+        doc = await TellerSession.get_pymongo_collection().find_one(
+            {"_id": marker["session_id"]}, projection={"business_date": 1, "status": 1},
+            session=session,
+        )  # fmt: skip
+        # One opened while the day closes belongs to the next date, not to this close.
+        if doc is not None and doc.get("status") != "closed" and doc["business_date"] <= date:
+            found.append(int(doc["_id"]))
+    return sorted(found)
+
+
 async def _begin(ctx: Ctx, session: AsyncClientSession, date: str) -> Started | None:
     """Check the close and set the day `closing`; None while another close of it runs."""
     assert ctx.actor is not None
@@ -107,10 +123,7 @@ async def _begin(ctx: Ctx, session: AsyncClientSession, date: str) -> Started | 
     held = day.get("closing") or {}
     if day.get("status") == "closing" and held.get("since") and held["since"] > now - CLAIM_LAPSE:
         return None
-    unclosed = [int(doc["_id"]) async for doc in TellerSession.get_pymongo_collection().find(
-        {"status": {"$in": ["open", "closing"]}, "business_date": {"$lte": date}},
-        projection={"_id": 1}, session=session,
-    ).sort("_id", 1)]  # fmt: skip
+    unclosed = await _sessions_not_closed(session, date)
     if unclosed:
         raise refused(ErrorCode.SESSIONS_OPEN,
                       "every teller session must be closed before the day is closed",
