@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(default=None, min_length=1, max_length=200)
     # The business date is kept in this timezone from the first start on (API.md).
     bank_timezone: str = "UTC"
+    # The day's close waits this long after new postings take the next date, so that no
+    # transaction that read the old date is still to commit. None: none on the embedded
+    # database (one transaction at a time), MongoDB's transaction lifetime otherwise.
+    day_close_grace_seconds: float | None = Field(default=None, ge=0)
 
     # Abuse limits (issue 6). Counters live in memory, or in Redis when REDIS_URL is set.
     redis_url: str | None = None

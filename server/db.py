@@ -83,6 +83,10 @@ class Database:
     client: AsyncMongoClient[Any]
     name: str
     single_writer: bool = True
+    # The embedded database (`bank-server db`) runs one transaction at a time across every
+    # process (server/embedded.py's gate); MongoDB runs them side by side. The day's close
+    # needs no grace period on the former (see server/services/business_day).
+    serialises_transactions: bool = False
 
     def __post_init__(self) -> None:
         self._writer: contextlib.AbstractAsyncContextManager[Any] = (
@@ -188,10 +192,16 @@ async def check_transactions(client: AsyncMongoClient[Any], name: str) -> None:
 EMBEDDED_GIT_VERSION = "mongoeco"
 
 
-async def needs_single_writer(client: AsyncMongoClient[Any]) -> bool:
+async def is_embedded(client: AsyncMongoClient[Any]) -> bool:
     """Tell whether the server is the embedded database (mongoeco), whose transactions must
-    not run concurrently; it names itself in `buildInfo`'s `gitVersion`."""
-    info = await client.admin.command("buildInfo")
+    not run concurrently and whose gate runs one at a time across processes.
+
+    mongoeco names itself in `buildInfo.gitVersion`; mongod and mongos give a git hash.
+    """
+    try:
+        info = await client.admin.command("buildInfo")
+    except PyMongoError:
+        return False
     return str(info.get("gitVersion", "")).startswith(EMBEDDED_GIT_VERSION)
 
 
@@ -199,10 +209,10 @@ async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
     """Connect Beanie, create indexes, check that transactions work and find the writer rule."""
     await init_beanie(database=client[name], document_models=list(ALL_DOCUMENTS))
     await check_transactions(client, name)
-    single = await needs_single_writer(client)
+    single = await is_embedded(client)
     log.info("database %s: %s", name, "embedded, one writer per process" if single
              else "MongoDB, concurrent transactions")  # fmt: skip
-    return Database(client=client, name=name, single_writer=single)
+    return Database(client=client, name=name, single_writer=single, serialises_transactions=single)
 
 
 class EmbeddedDatabase:
@@ -330,4 +340,5 @@ __all__ = [
     "init_database",
     "is_unlabelled_conflict",
     "make_client",
+    "serialises_transactions",
 ]

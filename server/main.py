@@ -23,8 +23,10 @@ from server.api.routes import (
     admin,
     approvals,
     auth,
+    business_day,
     ledger,
     money,
+    reversals,
     service,
     tills,
     users,
@@ -186,8 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = observability.Metrics()
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
-                   money.routes, tills.routes, ledger.routes, approvals.routes,
-                   admin.routes):  # fmt: skip
+                   money.routes, reversals.routes, tills.routes, ledger.routes,
+                   approvals.routes, business_day.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     if settings.is_production and not settings.trusted_proxies:

@@ -18,12 +18,13 @@ checkers race for each; an approval executes once or fails (its money rule refus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import statistics
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ import httpx
 from tests.ledger_checks import all_customer_legs, check_ledger
 from tests.workload_branch import Branch, run_branch
 from tests.workload_checkers import approve_pending, final_approvals
+from tests.workload_day import DayRun, close_midway, reverse_some
 
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
@@ -176,6 +178,7 @@ async def run_workload(
     branch: Branch | None = None,
     approvers: Sequence[str] = (),
     currencies: Mapping[int, str] | None = None,
+    day: DayRun | None = None,
 ) -> WorkloadResult:
     """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
 
@@ -184,6 +187,8 @@ async def run_workload(
     `approvers`: checkers' tokens, each approving pending approvals on its own server
     (round robin over `urls`) until the clients are done and nothing waits any more.
     `currencies`: each account's currency, so transfers stay within one.
+    With `day` (tests/workload_day.py), a share of the confirmed cash movements is reversed
+    and the business day is closed once during the run.
     """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
@@ -231,10 +236,11 @@ async def run_workload(
             else:
                 path = f"/accounts/{source}/{kind}"
                 body = {"amount": str(amount), "description": description}
-            began = time.monotonic()
-            status, payload, attempts = await _send_until_final(
-                http, rng, path, body, key, result, give_up_at
-            )
+            async with day.cash() if day is not None and kind != "transfer" else _no_hold():
+                began = time.monotonic()
+                status, payload, attempts = await _send_until_final(
+                    http, rng, path, body, key, result, give_up_at
+                )
             result.outcomes.append(
                 Outcome(
                     key=key,
@@ -250,8 +256,17 @@ async def run_workload(
                 )
             )
 
+    extra = []
+    if day is not None:
+        extra = [
+            reverse_some(urls, day, result.outcomes, seed=seed, stop_at=stop_at,
+                         give_up_at=give_up_at),
+            close_midway(urls, day, at=started + seconds * day.close_after, seed=seed,
+                         give_up_at=give_up_at),
+        ]  # fmt: skip
+
     async def makers() -> None:
-        tasks = [client_loop(n) for n in range(clients)]
+        tasks = [*(client_loop(n) for n in range(clients)), *extra]
         if branch is not None:
             tasks.append(run_branch(branch, urls, result, seed=seed, stop_at=stop_at,
                                     give_up_at=give_up_at))  # fmt: skip
@@ -271,6 +286,11 @@ async def run_workload(
         for client in [*http, *checkers]:
             await client.aclose()
     return result
+
+
+@contextlib.asynccontextmanager
+async def _no_hold() -> AsyncIterator[None]:
+    yield
 
 
 def _dec(value: Any) -> Decimal:

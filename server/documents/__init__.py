@@ -215,6 +215,7 @@ class AuditEvent(Document):
     ip: str | None = None
     request_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    business_date: str | None = None  # the posting date when it happened (version 1: none)
 
     class Settings:
         name = "audit_events"

@@ -7,6 +7,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import AuditEvent
+from server.services import calendar
 from server.services.context import Ctx
 from shared.schemas.common import now_ms
 
@@ -71,15 +72,20 @@ async def record(
     code: str | None = None,
     details: dict[str, Any] | None = None,
     actor_id: int | None = None,
+    business_date: str | None = None,
 ) -> int:
     """Write one audit event; pass the action's session so both commit or neither does.
 
     While an approval executes its request, every event of that request names the approval
-    in `details.approval_id`, so `GET /audit?approval_id=` finds all of them.
+    in `details.approval_id`, so `GET /audit?approval_id=` finds all of them. The event is
+    dated with the posting date the action's transaction sees (one read of the business-day
+    record), unless the caller passes the `business_date` it already read.
     """
     details = dict(details or {})
     if ctx.approval is not None:
         details.setdefault("approval_id", int(ctx.approval["_id"]))
+    if business_date is None:
+        business_date = await calendar.posting_date(session)
     event_id = await ctx.db.next_id("audit_events", session=session)
     event = {
         "_id": event_id,
@@ -93,6 +99,7 @@ async def record(
         "ip": ctx.ip,
         "request_id": ctx.request_id,
         "details": details,
+        "business_date": business_date,
     }
     await AuditEvent.get_pymongo_collection().insert_one(event, session=session)
     return event_id

@@ -11,7 +11,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.errors import forbidden
-from server.services import accounts, audit, movements, users
+from server.services import accounts, audit, movements, reversals, users
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.approvals.registry import CoveredRoute, on_cancel, on_reject, register
@@ -19,7 +19,6 @@ from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.tills import closing, vault, vault_count
 from server.services.tills import sessions as tills
-from server.services.tills import vault
 from shared.schemas.accounts import AccountAdminUpdate
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
 from shared.schemas.tills import (
@@ -29,7 +28,12 @@ from shared.schemas.tills import (
     VaultCash,
     VaultCountRequest,
 )
-from shared.schemas.transactions import MovementRequest, TransactionType, TransferCreate
+from shared.schemas.transactions import (
+    MovementRequest,
+    ReversalRequest,
+    TransactionType,
+    TransferCreate,
+)
 from shared.schemas.users import UserUpdate
 
 
@@ -116,6 +120,8 @@ async def _variance_ended(ctx: Ctx, session: AsyncClientSession, approval: dict[
     # count is marked with how its approval ended. An opening count leaves nothing behind.
     await closing.reopen(ctx, session, approval)
     await vault_count.count_ended(ctx, session, approval)
+
+
 async def _account_settings(
     ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
 ) -> Any:
@@ -128,6 +134,10 @@ async def _user_update(
     ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
 ) -> Any:
     return await users.update_user(ctx, int(params["user_id"]), body, session=session)
+
+
+async def _reverse(ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any) -> Any:
+    return await reversals.reversal_body(ctx, session, int(params["transaction_id"]), body)
 
 
 def register_all() -> None:
@@ -148,6 +158,8 @@ def register_all() -> None:
                           _account_settings, status=200))  # fmt: skip
     # POST /users with a staff role never waits: it carries a password (422 while covered).
     register(CoveredRoute("PUT", "/users/{user_id}", UserUpdate, _user_update, status=200))
+    register(CoveredRoute("POST", "/transactions/{transaction_id}/reverse", ReversalRequest,
+                          _reverse))  # fmt: skip
 
 
 register_all()

@@ -202,7 +202,8 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
         ["Account", account.number], ["Currency", account.currency],
         ["Period start", start], ["Period end", end],
         ["Opening balance", to_cents_str(head.opening)], [],
-        ["id", "date", "type", "description", "counterparty", "amount", "balance_after"],
+        ["id", "date", "type", "description", "counterparty", "amount", "balance_after",
+         "reverses", "reversed_by"],
     ])  # fmt: skip
     rows = 0
     async for leg in _entries(head):
@@ -210,6 +211,7 @@ async def csv_lines(head: StatementHead) -> AsyncIterator[bytes]:
             leg["transaction_id"], iso_utc_ms(leg["created_at"]), leg["type"],
             _text_cell(leg.get("description")), leg.get("counterparty_number") or "",
             to_cents_str(_signed(leg)), to_cents_str(dec(leg["balance_after"])),
+            leg.get("reverses_id") or "", leg.get("reversed_by") or "",
         ])  # fmt: skip
         rows += 1
         if rows % CHUNK_ROWS == 0:
@@ -242,17 +244,19 @@ def _render_pdf(head: StatementHead, entries: list[dict[str, Any]]) -> bytes:
     pdf.ln(4)
     pdf.set_font("Helvetica", size=8)
     heading = FontFace(emphasis="BOLD", fill_color=(230, 234, 240))
-    widths = (14, 34, 22, 58, 22, 20, 20)
-    aligns = ("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT")
+    widths = (13, 31, 17, 46, 21, 19, 19, 12, 12)
+    aligns = ("RIGHT", "LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
     with pdf.table(col_widths=widths, text_align=aligns, headings_style=heading) as table:
+        # A reversal names the line it reverses, and a reversed line its reversal.
         table.row(["Id", "Date (UTC)", "Type", "Description", "Counterparty", "Amount",
-                   "Balance"])  # fmt: skip
+                   "Balance", "Reverses", "Reversed by"])  # fmt: skip
         for leg in entries:
             table.row([
                 str(leg["transaction_id"]), iso_utc_ms(leg["created_at"])[:19].replace("T", " "),
                 str(leg["type"]).replace("_", " "), _latin1(leg.get("description") or ""),
                 leg.get("counterparty_number") or "", format_money(_signed(leg)),
-                format_money(dec(leg["balance_after"])),
+                format_money(dec(leg["balance_after"])), str(leg.get("reverses_id") or ""),
+                str(leg.get("reversed_by") or ""),
             ])  # fmt: skip
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 10)

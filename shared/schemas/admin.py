@@ -33,6 +33,9 @@ class AuditEventPublic(BaseModel):
         description="with `include=names`: a user target's username, an account target's "
         'number and holder ("0000000195 (Alice Smith)")',
     )
+    business_date: str | None = Field(
+        default=None, description="the business date the event happened on (YYYY-MM-DD)"
+    )
 
 
 class AuditSort(StrEnum):

@@ -31,6 +31,7 @@ from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
 from shared.money import SUPPORTED_CURRENCIES
+from tests.ledger_checks import check_ledger
 from tests.support import (
     ADMIN_PASSWORD,
     NO_THRESHOLD,
@@ -54,6 +55,7 @@ from tests.workload import (
     run_workload,
 )
 from tests.workload_branch import Branch, Teller, check_branch
+from tests.workload_day import DayRun, check_day
 
 CLIENTS = int(os.environ.get("WORKLOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("WORKLOAD_SECONDS", "20"))
@@ -284,3 +286,36 @@ def _count_entries(path: Path) -> int:
     finally:
         connection.close()
     return int(row[0])
+
+
+def test_reversals_and_a_close_during_the_workload_keep_every_invariant(cluster: Cluster) -> None:
+    # The branch a day needs: a checker, cash in the vault and a till session for the
+    # workload's cash (idempotent where the cluster already has them).
+    # No approval here: USD movements go straight through again, as EUR ones do.
+    admin = Api(cluster.servers[0].url, cluster.token)
+    supervisor = Api(cluster.servers[0].url, cluster.branch.supervisor_token)
+    stock_vault(admin, supervisor)
+    lift_thresholds(admin, supervisor)
+    open_till_session(admin, admin)  # staff cash goes through a till
+    assert supervisor.token is not None
+    day = DayRun(supervisor_token=supervisor.token, staff_token=cluster.token)
+
+    result = asyncio.run(run_workload(
+        [s.url for s in cluster.servers], cluster.token, cluster.accounts, clients=CLIENTS,
+        seconds=SECONDS, seed=int(time.time()), day=day,
+    ))  # fmt: skip
+
+    print("workload:", result.summary(), "reversals:", len(day.reversals))
+    assert not result.unresolved, result.summary()
+    assert len(result.committed) > 20, result.summary()  # enough to race the close
+    for outcome in result.outcomes:
+        assert outcome.status == 201 or outcome.code in ("insufficient_funds", "limit_exceeded"), (
+            outcome
+        )
+    check_ledger(cluster.mongo)
+    verified = expect(supervisor.get("/business-days/verify"), 200)
+    counts = check_day(cluster.mongo, day, verified)
+    assert counts["reversals"] > 0, counts
+    report = day.reports[0]
+    dated = cluster.mongo.journal.count_documents({"business_date": report["date"]})
+    assert sum(f["count"] for by in report["movements"].values() for f in by.values()) == dated

@@ -36,7 +36,8 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 TYPES = ("deposit", "withdrawal", "transfer_in", "transfer_out")
 CREDITS = {"deposit", "transfer_in"}
 HOLDER = "Grace Brewster Hopper"
-CSV_HEADER = ["id", "date", "type", "description", "counterparty", "amount", "balance_after"]
+CSV_HEADER = ["id", "date", "type", "description", "counterparty", "amount", "balance_after",
+              "reverses", "reversed_by"]  # fmt: skip
 ZERO = Decimal("0.00")
 
 
@@ -127,6 +128,7 @@ def csv_line(tx: dict[str, Any]) -> list[str]:
     return [
         str(tx["id"]), tx["created_at"], tx["type"], tx["description"] or "",
         tx["counterparty_number"] or "", signed(tx), tx["balance_after"],
+        str(tx.get("reverses_id") or ""), str(tx.get("reversed_by") or ""),
     ]  # fmt: skip
 
 
