@@ -23,6 +23,8 @@ from server.api.routes import (
     admin,
     approvals,
     auth,
+    customers,
+    holds,
     ledger,
     money,
     service,
@@ -34,6 +36,7 @@ from server.db import init_database, make_client
 from server.limits import AbuseLimits
 from server.net import parse_trusted_proxies
 from server.services import bootstrap, calendar, covered
+from server.services import customers as customer_keys
 from server.services.ledger import migration
 
 log = logging.getLogger("bank.server")
@@ -140,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             app.state.database = await init_database(client, settings.database_name)
             await calendar.ensure(settings.bank_timezone)
+            await customer_keys.backfill_search_keys()  # users stored before search keys
             app.state.ledger = migration.MigrationGate()
             migrating = asyncio.create_task(
                 migration.run(app.state.database, timezone=settings.bank_timezone,
@@ -186,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
                    money.routes, tills.routes, ledger.routes, approvals.routes,
-                   admin.routes):  # fmt: skip
+                   holds.routes, customers.routes, admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     # Outside RequestGuard, so a 413, a timeout and an unhandled error are logged and

@@ -10,7 +10,7 @@ waits for approval (API.md "Approvals").
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from server.api.deps import get_limits
-from server.services import idempotency
+from server.errors import DomainError
+from server.services import audit, idempotency
 from server.services.approvals.gate import ApprovalPending
 from server.services.context import Ctx, Frozen
 
@@ -109,3 +110,45 @@ async def in_transaction(
         return result
 
     return await ctx.db.transaction(txn)
+
+
+@dataclass(frozen=True)
+class RefusedEvent:
+    """The audit event a refused request writes (API.md: a refused movement's event)."""
+
+    action: str
+    target_type: str
+    target_id: int
+    details: dict[str, Any]
+
+
+async def in_transaction_or_refuse(
+    ctx: Ctx,
+    claim: idempotency.Claim | None,
+    body: Callable[[Any], Awaitable[Any]],
+    *,
+    event: RefusedEvent | None = None,
+) -> Any:
+    """Run a service body as `in_transaction`; a 409 refusal is then recorded in its own.
+
+    The refusal is stored as the Idempotency-Key's answer (a retry gets it back instead of
+    waiting for the claim to lapse) and, given an `event`, audited with outcome `refused`.
+    """
+    try:
+        return await in_transaction(ctx, claim, body)
+    except DomainError as error:
+        refusal = error
+        if idempotency.is_stored_refusal(refusal) and (claim is not None or event is not None):
+
+            async def record(session: Any) -> None:
+                if event is not None:
+                    await audit.record(
+                        ctx, action=event.action, session=session, target_type=event.target_type,
+                        target_id=event.target_id, outcome="refused", code=refusal.code.value,
+                        details=event.details,
+                    )  # fmt: skip
+                if claim is not None:
+                    await claim.refuse(session, refusal)
+
+            await ctx.db.transaction(record)
+        raise

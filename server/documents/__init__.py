@@ -39,6 +39,12 @@ class User(Document):
     deleted_at: datetime | None = None
     failed_logins: int = 0
     locked_until: datetime | None = None
+    # Customer identification (server/services/customers.py): the profile, identity
+    # documents (each with its normalised `key`), and the normalised keys one search finds
+    # the user by ("name:zoe", "doc:p123456", "acct:0000000195", ...).
+    profile: dict[str, Any] | None = None
+    documents: list[dict[str, Any]] = Field(default_factory=list)
+    search_keys: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "users"
@@ -47,6 +53,15 @@ class User(Document):
             IndexModel([("role", ASCENDING), ("_id", ASCENDING)]),
             IndexModel([("full_name", ASCENDING)]),
             IndexModel([("created_at", ASCENDING)]),
+            # Multikey: a search key's equality or prefix, in id order.
+            IndexModel([("search_keys", ASCENDING), ("_id", ASCENDING)]),
+            # One identity document (type, normalised number, country) per customer.
+            IndexModel(
+                [("documents.key", ASCENDING)],
+                name="documents_key_unique",
+                unique=True,
+                partialFilterExpression={"documents.key": {"$exists": True}},
+            ),
         ]
 
 

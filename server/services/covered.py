@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.services import audit, movements
+from server.services import audit, holds, movements
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.approvals.registry import CoveredRoute, register
@@ -18,6 +18,7 @@ from server.services.audit import Action
 from server.services.context import Ctx
 from server.services.tills import vault
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
+from shared.schemas.holds import HoldRelease
 from shared.schemas.tills import TillCashMove, VaultCash
 from shared.schemas.transactions import MovementRequest, TransactionType, TransferCreate
 
@@ -86,6 +87,12 @@ async def _till_cash(
     return await vault.till_cash_body(ctx, session, int(params["till_id"]), body)
 
 
+async def _release_hold(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    return await holds.release_body(ctx, session, int(params["hold_id"]), body)
+
+
 def register_all() -> None:
     """Register every covered route (idempotent)."""
     register(CoveredRoute("POST", "/accounts/{account_id}/deposit", MovementRequest, _deposit))
@@ -94,6 +101,8 @@ def register_all() -> None:
     register(CoveredRoute("PUT", "/approval-policies/{action}", PolicyUpdate, _policy, status=200))
     register(CoveredRoute("POST", "/vault/cash", VaultCash, _vault_cash))
     register(CoveredRoute("POST", "/tills/{till_id}/cash", TillCashMove, _till_cash))
+    register(CoveredRoute("POST", "/holds/{hold_id}/release", HoldRelease, _release_hold,
+                          status=200))  # fmt: skip
 
 
 register_all()

@@ -13,7 +13,7 @@ from server.documents import Account, User, to_mongo
 from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
 from server.security import hash_password, verify_password
-from server.services import audit
+from server.services import audit, customers, hold_expiry
 from server.services.audit import Action
 from server.services.auth import revoke_user_sessions
 from server.services.context import Ctx
@@ -80,6 +80,8 @@ async def insert_user(
         user = User(
             id=user_id, username=username, full_name=full_name, email=email, role=role,
             password_hash=password_hash, created_at=now, updated_at=now,
+            search_keys=customers.keys_for_new_user(full_name=full_name, username=username,
+                                                    email=email),
         )  # fmt: skip
         await _users().insert_one(to_mongo(user), session=session)
         await audit.record(
@@ -128,9 +130,10 @@ async def list_users(
                         {"email": _contains(q)}]  # fmt: skip
     total = await _users().count_documents(query)
     sort = params.mongo_sort()
+    today = await customers.open_date()
     if not include_accounts:
         cursor = _users().find(query).sort(sort).skip(params.skip).limit(params.limit)
-        items = [user_public(from_raw(User, raw)) async for raw in cursor]
+        items = [user_public(from_raw(User, raw), business_date=today) async for raw in cursor]
         return Page[UserPublic](items=items, total=total, skip=params.skip, limit=params.limit)
     pipeline: list[dict[str, Any]] = [
         {"$match": query},
@@ -149,7 +152,7 @@ async def list_users(
     with_accounts: list[UserWithAccounts] = []
     async for raw in await _users().aggregate(pipeline):
         accounts = sorted(raw.pop("accounts", []), key=lambda a: a["_id"])
-        public = user_public(from_raw(User, raw))
+        public = user_public(from_raw(User, raw), business_date=today)
         with_accounts.append(
             UserWithAccounts(
                 **public.model_dump(),
@@ -247,6 +250,8 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
             await _guard_last_admin(ctx, current, session)
         if not sets:
             return current
+        if "full_name" in sets or "email" in sets:
+            sets["search_keys"] = customers.keys_after(current, sets)
         sets["updated_at"] = now_ms()
         await _users().update_one({"_id": user_id}, {"$set": sets}, session=session)
         if "full_name" in sets:
@@ -275,7 +280,7 @@ async def update_user(ctx: Ctx, user_id: int, data: UserUpdate) -> UserPublic:
             )  # fmt: skip
         return current.model_copy(update=sets)
 
-    return user_public(await ctx.db.transaction(body))
+    return await customers.user_view(await ctx.db.transaction(body))
 
 
 async def delete_user(ctx: Ctx, user_id: int) -> None:
@@ -302,6 +307,9 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
                 "the user's accounts still hold money: " + ", ".join(holding),
                 accounts=holding,
             )
+        if await hold_expiry.any_active(session, [raw["_id"] for raw in open_accounts]):
+            raise refused(ErrorCode.HOLDS_ACTIVE, "the user's accounts have active holds",
+                          user_id=user_id)  # fmt: skip
         if target.role is Role.ADMIN and target.is_active:
             await _guard_last_admin(ctx, target, session)
         now = now_ms()

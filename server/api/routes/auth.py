@@ -9,8 +9,7 @@ from jose import jwt
 
 from server.api.deps import AnonCtx, LimitsDep, SessionDep, SettingsDep, UserCtx
 from server.api.routes import errors, router
-from server.services import auth
-from server.services.views import user_public
+from server.services import auth, customers
 from shared.schemas.auth import RefreshRequest, TokenPair
 from shared.schemas.users import UserPublic
 
@@ -59,4 +58,4 @@ async def logout(ctx: UserCtx, current: SessionDep, limits: LimitsDep) -> Respon
 async def me(ctx: UserCtx) -> UserPublic:
     """Return the signed-in user."""
     assert ctx.actor is not None
-    return user_public(ctx.actor)
+    return await customers.user_view(ctx.actor)

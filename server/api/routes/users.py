@@ -8,9 +8,9 @@ from fastapi import Depends, Path, Query, Response
 
 from server.api.deps import AdminCtx, LimitsDep, OptionalCtx, StaffCtx, UserCtx, list_params
 from server.api.routes import errors, router
-from server.services import users
+from server.services import customers, users
 from server.services.accounts import page_of_accounts
-from server.services.views import ListParams, user_public
+from server.services.views import ListParams
 from shared.schemas.accounts import AccountPublic, AccountSort
 from shared.schemas.common import Page, Role
 from shared.schemas.users import UserCreate, UserPublic, UserSort, UserUpdate, UserWithAccounts
@@ -53,7 +53,7 @@ async def list_users(
 @routes.get("/{user_id}", name="get", response_model=UserPublic, responses=errors(401, 404))
 async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
     """Return a user the caller may see."""
-    return user_public(await users.visible_user(ctx, user_id, allow_deleted=True))
+    return await customers.user_view(await users.visible_user(ctx, user_id, allow_deleted=True))
 
 
 @routes.put(
@@ -86,7 +86,7 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)
-    return await page_of_accounts({"owner_id": user_id}, params)
+    return await page_of_accounts({"owner_id": user_id}, params, ctx)
 
 
 @routes.post(
