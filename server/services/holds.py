@@ -115,6 +115,8 @@ async def place_body(
                                          session, ctx=ctx)  # fmt: skip
     check_not_own(ctx, account.owner_id)
     await require_visible(ctx, account.raw, session)
+    if not ctx.is_staff:
+        raise forbidden("holds are placed by staff")
     if not ctx.is_supervisor and data.reason_code not in TELLER_HOLD_REASONS:
         raise forbidden(f"a {data.reason_code.value} hold is placed by a supervisor or admin")
     if account.status == AccountStatus.CLOSED.value:
@@ -220,6 +222,8 @@ async def release_body(
                                          ctx=ctx)  # fmt: skip
     check_not_own(ctx, account.owner_id)
     await require_visible(ctx, account.raw, session)
+    if not ctx.is_staff:
+        raise forbidden("holds are released by staff")
     restricted = doc["reason_code"] in RESTRICTED
     if ctx.role is Role.TELLER and (restricted or doc.get("created_by") != ctx.actor.id):
         raise forbidden("a teller releases only the holds they placed")
