@@ -143,7 +143,9 @@ async def place_body(
         details={"hold_id": hold_id, "amount": to_cents_str(data.amount),
                  "currency": account.currency, "reason_code": data.reason_code.value,
                  "reference": data.reference,
-                 "held_after": to_cents_str(account.held + data.amount)},
+                 "held_after": to_cents_str(account.held + data.amount),
+                 # Negative: a lien (the hold exceeds what was available).
+                 "available_after": to_cents_str(account.available - data.amount)},
     )  # fmt: skip
     return hold_public(doc, at=now)
 

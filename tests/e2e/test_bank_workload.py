@@ -24,6 +24,7 @@ from server.db import EmbeddedDatabase
 from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, iso_ms
 from tests.workload import (
     WorkloadResult,
+    check_holds,
     check_invariants,
     open_workload_accounts,
     run_workload,
@@ -80,7 +81,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         database.stop()
 
 
-def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> WorkloadResult:
+def workload(
+    cluster: Cluster, chaos: Callable[[], None] | None = None, *, holds: bool = False
+) -> WorkloadResult:
     """Run the workload on both servers while `chaos` runs in a thread."""
     thread = threading.Thread(target=chaos, daemon=True) if chaos else None
     if thread:
@@ -93,6 +96,7 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
             clients=CLIENTS,
             seconds=SECONDS,
             seed=int(time.time()),
+            holds=holds,
         )
     )
     if thread:
@@ -104,12 +108,16 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
 
 def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster) -> None:
     opening = cluster.total()
-    result = workload(cluster)
+    # Holds are placed and released on the two servers while debits run: a debit that
+    # read an account before a hold landed on the other server must start over.
+    result = workload(cluster, holds=True)
     assert len(result.committed) > 50, result.summary()
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
     assert not result.server_errors, result.summary()
     assert not result.transport_errors, result.summary()
     check_invariants(cluster.mongo, result, opening)
+    holds = check_holds(cluster.mongo, result)
+    assert holds["placed"] > 5, holds
 
 
 def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(

@@ -6,6 +6,7 @@ The last test checks the ledger invariants over everything this module did.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -423,6 +424,45 @@ def test_staff_own_accounts_and_other_staff_accounts(
     mine = expect(staff.get(f"/accounts/{own['id']}/holds"), 200)
     assert [h["id"] for h in mine["items"]] == [hold["id"]]
     expect(admin.post(f"/holds/{hold['id']}/release", json={}), 200)
+
+
+# ---------------------------------------------------------------- races
+
+
+def test_no_debit_takes_available_below_zero_when_a_hold_races_it(
+    make_user: MakeUser, open_account: OpenAccount, teller: Api, admin: Api, mongo: Any
+) -> None:
+    rounds = 3
+    for _ in range(rounds):
+        account, _owner = customer_account(make_user, open_account, deposit="100.00")
+        barrier = threading.Barrier(2)
+        answers: dict[str, int] = {}
+
+        def hold(account_id: int = account["id"]) -> None:
+            barrier.wait()
+            answers["hold"] = place(admin, account_id, "60.00", "other").status_code
+
+        def withdraw(account_id: int = account["id"]) -> None:
+            barrier.wait()
+            answers["withdraw"] = teller.post(f"/accounts/{account_id}/withdraw",
+                                              json={"amount": "60.00"}).status_code  # fmt: skip
+
+        threads = [threading.Thread(target=hold), threading.Thread(target=withdraw)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert answers["hold"] == 201
+        [placed] = events(mongo, "hold.placed", account["id"])
+        if answers["withdraw"] == 201:
+            # The debit came first; the hold after it is a lien on what was left.
+            assert placed["details"]["available_after"] == "-20.00", placed["details"]
+        else:
+            assert answers["withdraw"] == 409
+            assert placed["details"]["available_after"] == "40.00", placed["details"]
+        shown = account_of(admin, account["id"])
+        assert shown["held"] == "60.00"
+        assert shown["available"] == ("-20.00" if answers["withdraw"] == 201 else "40.00")
 
 
 # ---------------------------------------------------------------- idempotency
