@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from shared.schemas.common import RequestModel, Timestamp
 
@@ -46,6 +46,25 @@ def _document_number(value: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_only(value: object) -> object:
+    # Pydantic alone also reads "2026-01-01T00:00:00Z" and Unix times as dates.
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("use a date as YYYY-MM-DD")
+    if isinstance(value, (int, float)):
+        raise ValueError("use a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date_only),
+    Field(examples=["2031-12-31"], json_schema_extra={"maxLength": 10}),
+]
+
+
 def _birth_date(value: date) -> date:
     if value < EARLIEST_BIRTH or value > date.today():
         raise ValueError("date_of_birth must be a past date after 1900-01-01")
@@ -59,7 +78,7 @@ Phone = Annotated[str, Field(min_length=6, max_length=30, examples=["+1 415-555-
                   AfterValidator(_phone)]  # fmt: skip
 DocumentNumber = Annotated[str, Field(min_length=1, max_length=40, examples=["P123456"]),
                            AfterValidator(_document_number)]  # fmt: skip
-BirthDate = Annotated[date, AfterValidator(_birth_date)]
+BirthDate = Annotated[IsoDate, AfterValidator(_birth_date)]
 
 
 class Address(RequestModel):
@@ -103,7 +122,7 @@ class DocumentCreate(RequestModel):
     type: DocumentType
     number: DocumentNumber
     country: Country
-    expires_on: date
+    expires_on: IsoDate
 
 
 class DocumentPublic(BaseModel):
