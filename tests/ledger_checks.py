@@ -9,7 +9,9 @@ no till holds negative cash; no customer balance is below -overdraft_limit.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,10 +35,21 @@ def _row(leg: dict[str, Any]) -> dict[str, Any]:
     return leg
 
 
+def decode(text: str) -> dict[str, Any]:
+    """Return a leg as a page stores it (compact JSON) with Decimal money and aware times."""
+    leg: dict[str, Any] = json.loads(text)
+    for key in ("amount", "balance_after"):
+        if leg.get(key) is not None:
+            leg[key] = Decimal(leg[key])
+    if isinstance(leg.get("created_at"), str):
+        leg["created_at"] = datetime.fromisoformat(leg["created_at"].replace("Z", "+00:00"))
+    return leg
+
+
 def legs_of(mongo: Any, code: str) -> list[dict[str, Any]]:
     """Return every leg of one ledger account (a customer's number or a bank code), in order."""
     pages = mongo.ledger_pages.find({"code": code}).sort("page", 1)
-    return [_row(leg) for page in pages for leg in page.get("legs", [])]
+    return [_row(decode(leg)) for page in pages for leg in page.get("legs", [])]
 
 
 def customer_legs(mongo: Any, account_id: int) -> list[dict[str, Any]]:
@@ -58,8 +71,8 @@ def leg_of(mongo: Any, transaction_id: int) -> dict[str, Any] | None:
 
 def all_customer_legs(mongo: Any) -> list[dict[str, Any]]:
     """Return the legs of every customer account."""
-    return [_row(leg) for page in mongo.ledger_pages.find({}) for leg in page.get("legs", [])
-            if leg.get("account_id") is not None]  # fmt: skip
+    legs = [decode(leg) for page in mongo.ledger_pages.find({}) for leg in page.get("legs", [])]
+    return [_row(leg) for leg in legs if leg.get("account_id") is not None]
 
 
 def customer_legs_where(mongo: Any, **fields: Any) -> list[dict[str, Any]]:

@@ -244,6 +244,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     BusinessDay,
     ClosedDayDoc,
     Hold,
+    OpenSession,
     TellerSession,
     Till,
 )
@@ -272,6 +273,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     DailyTotals,
     Till,
     TellerSession,
+    OpenSession,
     ApprovalPolicyDoc,
     ApprovalDoc,
     BusinessDay,

@@ -63,6 +63,21 @@ class TellerSession(Document):
         ]
 
 
+class OpenSession(Document):
+    """A teller's session that is not closed: `_id` is the teller's user id.
+
+    Read by `_id` on every staff cash movement (a lookup by teller in `teller_sessions` would
+    scan on the embedded database), and its unique `_id` keeps a teller to one session.
+    """
+
+    id: int  # type: ignore[assignment]
+    session_id: int
+    till_id: int
+
+    class Settings:
+        name = "open_sessions"
+
+
 class ApprovalPolicyDoc(Document):
     """An approval policy; `_id` is the action."""
 

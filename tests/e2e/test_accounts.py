@@ -19,7 +19,7 @@ OpenAccount = Callable[..., dict[str, Any]]
 ACCOUNT_KEYS = {
     "id", "number", "owner_id", "owner_name", "account_type", "currency", "balance",
     "overdraft_limit", "daily_withdrawal_limit", "status", "nickname", "created_at",
-    "updated_at", "version",
+    "updated_at", "version", "held", "available",
 }  # fmt: skip
 PAGE_KEYS = {"items", "total", "skip", "limit"}
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

@@ -88,13 +88,13 @@ def snapshot(
 ) -> Snapshot:
     accounts = open_workload_accounts(admin, 6)
     opening = sum((dec(a["balance"]) for a in mongo.accounts.find()), Decimal("0.00"))
-    before = mongo.transactions.count_documents({})
+    before = mongo.journal.count_documents({})
     path = tmp_path_factory.mktemp("backups") / "mid-workload.bak"
     taken: dict[str, subprocess.CompletedProcess[str]] = {}
 
     def take_backup() -> None:
         deadline = time.monotonic() + 8
-        while mongo.transactions.count_documents({}) < before + 10 and time.monotonic() < deadline:
+        while mongo.journal.count_documents({}) < before + 10 and time.monotonic() < deadline:
             time.sleep(0.1)  # some movements have committed; many more will follow
         taken["result"] = bank_server(
             "backup", "--out", str(path), "--mongodb-url", server.mongodb_url,
@@ -118,7 +118,7 @@ def snapshot(
         workload=result,
         opening=opening,
         entries_before=before,
-        entries_after=mongo.transactions.count_documents({}),
+        entries_after=mongo.journal.count_documents({}),
         url=server.mongodb_url,
         restored_name=f"{server.database_name}_restored",
     )
@@ -147,7 +147,7 @@ def test_a_backup_taken_during_the_workload_restores_a_consistent_cut(
     header, trailer = verify_backup(snapshot.path, KEY)
     assert header["consistency"] == "transaction"  # the embedded database: one read txn
     # Taken mid-workload: movements committed both before and after the cut.
-    in_backup = trailer["counts"]["transactions"]
+    in_backup = trailer["counts"]["journal"]
     assert snapshot.entries_before < in_backup < snapshot.entries_after, (
         snapshot.entries_before, in_backup, snapshot.entries_after,
     )  # fmt: skip
@@ -186,7 +186,7 @@ def test_a_backup_taken_during_the_workload_restores_a_consistent_cut(
 def test_a_server_on_the_restored_database_signs_in_and_continues_the_ids(
     snapshot: Snapshot, restored: Any, tmp_path: Path
 ) -> None:
-    last_entry = max(d["_id"] for d in restored.transactions.find({}, {"_id": 1}))
+    last_entry = max(d["_id"] for d in restored.transaction_refs.find({}, {"_id": 1}))
     account = restored.accounts.find_one({"owner_name": "Work Load"}, sort=[("_id", 1)])
     with ServerProcess(
         mongodb_url=snapshot.url, database_name=snapshot.restored_name, data_dir=tmp_path
@@ -206,13 +206,13 @@ def test_a_server_on_the_restored_database_signs_in_and_continues_the_ids(
 def test_restore_refuses_a_database_that_is_not_empty(
     snapshot: Snapshot, server: ServerProcess, mongo: Any
 ) -> None:
-    before = mongo.transactions.count_documents({})
+    before = mongo.journal.count_documents({})
     result = bank_server(
         "restore", "--from", str(snapshot.path), "--mongodb-url", snapshot.url,
         "--database", server.database_name, env={"BACKUP_KEY": KEY},
     )  # fmt: skip
     refused(result, "is not empty")
-    assert mongo.transactions.count_documents({}) == before
+    assert mongo.journal.count_documents({}) == before
 
 
 def test_wrong_key_damage_and_truncation_are_refused_and_nothing_is_written(

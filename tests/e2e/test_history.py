@@ -29,7 +29,8 @@ OpenAccount = Callable[..., dict[str, Any]]
 PAGE_KEYS = {"items", "total", "skip", "limit"}
 TRANSACTION_KEYS = {
     "id", "account_id", "type", "amount", "balance_after", "description", "transfer_id",
-    "counterparty_number", "performed_by", "created_at",
+    "counterparty_number", "performed_by", "created_at", "direction", "business_date",
+    "journal_id", "session_id", "approval_id", "reversed_by", "reverses_id", "forced",
 }  # fmt: skip
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 TYPES = ("deposit", "withdrawal", "transfer_in", "transfer_out")

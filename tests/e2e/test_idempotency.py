@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from server.services.idempotency import fingerprint
+from tests.ledger_checks import customer_legs
 from tests.support import Api, ServerProcess, dec, expect, user_id
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -71,7 +72,7 @@ def state(mongo: Any, *account_ids: int) -> dict[str, Any]:
     accounts = {}
     for account_id in account_ids:
         raw = mongo.accounts.find_one({"_id": account_id})
-        entries = [e["_id"] for e in mongo.transactions.find({"account_id": account_id})]
+        entries = [e["_id"] for e in customer_legs(mongo, account_id)]
         accounts[account_id] = (dec(raw["balance"]), raw.get("entry_seq", 0), sorted(entries))
     return {
         "accounts": accounts,

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.ledger_checks import all_customer_legs, customer_legs, customer_legs_where
 from tests.support import Api, dec, expect
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -261,7 +262,7 @@ class LedgerMachine(RuleBasedStateMachine):
         dst.entries += 1
         legs = {
             leg["account_id"]: leg
-            for leg in self.c.mongo.transactions.find({"transfer_id": transfer["id"]})
+            for leg in customer_legs_where(self.c.mongo, transfer_id=transfer["id"])
         }
         assert set(legs) == {src.id, dst.id}
         assert legs[src.id]["type"] == "transfer_out"
@@ -336,7 +337,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 running += Decimal(tx["amount"]) * (1 if tx["type"] in CREDITS else -1)
                 assert Decimal(tx["balance_after"]) == running, (account, tx)
             assert running == account.balance
-            stored = list(self.c.mongo.transactions.find({"account_id": account.id}).sort("seq", 1))
+            stored = customer_legs(self.c.mongo, account.id)
             assert [e["seq"] for e in stored] == list(range(1, account.entries + 1))
             assert [e["_id"] for e in stored] == [tx["id"] for tx in items]
             assert sum((dec(e["amount"]) * (1 if e["type"] in CREDITS else -1) for e in stored),
@@ -346,8 +347,8 @@ class LedgerMachine(RuleBasedStateMachine):
             assert raw.get("entry_seq", 0) == account.entries
             # The server's count of today's money out (withdrawals and transfers out).
             today = datetime.now(UTC).date().isoformat()
-            counted = dec(raw["out_total"]) if raw.get("out_day") == today else ZERO
-            assert counted == account.out_today, (account, raw.get("out_day"), counted)
+            counted = dec(raw["day_out"]) if raw.get("day") == today else ZERO
+            assert counted == account.out_today, (account, raw.get("day"), counted)
 
 
 def check_whole_database(mongo: Any) -> None:
@@ -356,7 +357,7 @@ def check_whole_database(mongo: Any) -> None:
     accounts = list(mongo.accounts.find())
     assert len(accounts) >= ACCOUNTS * SETTINGS.max_examples
     for account in accounts:
-        entries = list(mongo.transactions.find({"account_id": account["_id"]}).sort("seq", 1))
+        entries = customer_legs(mongo, account["_id"])
         assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
         ids = [e["_id"] for e in entries]
         assert ids == sorted(set(ids))
@@ -374,7 +375,7 @@ def check_whole_database(mongo: Any) -> None:
         balances += running
     assert balances == deposits - withdrawals
     legs: dict[int, list[dict[str, Any]]] = {}
-    for entry in mongo.transactions.find({"transfer_id": {"$ne": None}}):
+    for entry in [e for e in all_customer_legs(mongo) if e.get("transfer_id") is not None]:
         legs.setdefault(entry["transfer_id"], []).append(entry)
     assert legs
     assert mongo.transfers.count_documents({}) == len(legs)
@@ -396,7 +397,7 @@ def test_random_movements_keep_the_ledger_consistent(
     Machine.clients = clients
     run_state_machine_as_test(Machine, settings=SETTINGS)
     # The machine really moved money and really got refusals.
-    entries = mongo.transactions.count_documents({})
+    entries = len(all_customer_legs(mongo))
     assert entries > 50, entries
     refused = mongo.audit_events.count_documents({"outcome": "refused"})
     assert refused > 5, refused

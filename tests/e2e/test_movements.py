@@ -89,6 +89,11 @@ def ledger(mongo: Any, account_id: int) -> list[dict[str, Any]]:
     return customer_legs(mongo, account_id)
 
 
+def till_of(api: Api) -> int:
+    """Return the till of a staff member's open session."""
+    return int(expect(api.get("/sessions/current"), 200)["till_id"])
+
+
 def money_events(mongo: Any, account_id: int) -> list[dict[str, Any]]:
     """Return the money audit events of an account, oldest first."""
     query = {"target_type": "account", "target_id": account_id, "action": {"$regex": "^money\\."}}
@@ -291,10 +296,16 @@ def test_deposit_answers_a_transaction(
     assert stored["account_id"] == account["id"]
     assert stored["seq"] == 1
     assert stored["type"] == "deposit"
-    assert isinstance(stored["amount"], Decimal128)
-    assert stored["amount"].to_decimal() == Decimal("125.50")
-    assert stored["balance_after"].to_decimal() == Decimal("125.50")
+    assert stored["amount"] == Decimal("125.50")
+    assert stored["balance_after"] == Decimal("125.50")
     assert stored["performed_by"] == teller_id
+    # The journal, the system of record, keeps money as Decimal128 (never a float).
+    journal = mongo.journal.find_one({"_id": tx["journal_id"]})
+    assert all(isinstance(leg["amount"], Decimal128) for leg in journal["legs"])
+    assert {leg["account"] for leg in journal["legs"]} == {
+        account["number"],
+        f"till:{till_of(teller)}:USD",
+    }
     assert iso_ms(stored["created_at"]) == tx["created_at"]
     assert_audited(mongo, tx)
 

@@ -19,6 +19,7 @@ import pytest
 from bson import Decimal128
 
 from shared.account_number import account_number
+from tests.ledger_checks import customer_legs, customer_legs_where
 from tests.support import Api, ServerProcess, dec, expect, iso_ms, user_id
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -27,7 +28,7 @@ Party = tuple[dict[str, Any], Api]
 
 TRANSFER_KEYS = {
     "id", "from_account_id", "to_account_id", "from_number", "to_number", "amount",
-    "description", "performed_by", "created_at",
+    "description", "performed_by", "created_at", "business_date", "balance_after", "journal_id",
 }  # fmt: skip
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -68,7 +69,7 @@ def balance(api: Api, account_id: int) -> str:
 
 def ledger(mongo: Any, account_id: int) -> list[dict[str, Any]]:
     """Return an account's ledger entries in order."""
-    return list(mongo.transactions.find({"account_id": account_id}).sort("seq", 1))
+    return customer_legs(mongo, account_id)
 
 
 def snapshot(mongo: Any, *account_ids: int) -> dict[str, Any]:
@@ -79,8 +80,8 @@ def snapshot(mongo: Any, *account_ids: int) -> dict[str, Any]:
         accounts[account_id] = (
             dec(raw["balance"]),
             raw.get("entry_seq", 0),
-            dec(raw.get("out_total", Decimal128("0"))),
-            raw.get("out_day"),
+            dec(raw.get("day_out", Decimal128("0"))),
+            raw.get("day"),
             [e["_id"] for e in ledger(mongo, account_id)],
         )
     return {
@@ -137,7 +138,7 @@ def assert_transfer_stored(mongo: Any, transfer: dict[str, Any]) -> None:
     assert record["to_account_id"] == transfer["to_account_id"]
     assert dec(record["amount"]) == Decimal(transfer["amount"])
     assert iso_ms(record["created_at"]) == transfer["created_at"]
-    legs = list(mongo.transactions.find({"transfer_id": transfer["id"]}).sort("type", 1))
+    legs = sorted(customer_legs_where(mongo, transfer_id=transfer["id"]), key=lambda e: e["type"])
     assert [leg["type"] for leg in legs] == ["transfer_in", "transfer_out"]
     leg_in, leg_out = legs
     assert leg_out["account_id"] == transfer["from_account_id"]
@@ -245,7 +246,7 @@ def test_transfer_answers_and_moves_money_exactly(
     assert balance(api, source["id"]) == "69.75"
     assert balance(payee[1], dest["id"]) == "35.25"
     assert_transfer_stored(mongo, transfer)
-    legs = {e["type"]: e for e in mongo.transactions.find({"transfer_id": transfer["id"]})}
+    legs = {e["type"]: e for e in customer_legs_where(mongo, transfer_id=transfer["id"])}
     assert legs["transfer_out"]["seq"] == 2
     assert legs["transfer_in"]["seq"] == 2
     assert dec(legs["transfer_out"]["balance_after"]) == Decimal("69.75")
@@ -541,8 +542,8 @@ def test_daily_limit_counts_transfers_with_withdrawals(
     set_admin(admin, dest["id"], daily_withdrawal_limit="10.00")
     expect(send(admin, dest, source, "10.00"), 201)
     stored = mongo.accounts.find_one({"_id": source["id"]})
-    assert stored["out_day"] == datetime.now(UTC).date().isoformat()
-    assert dec(stored["out_total"]) == Decimal("50.00")
+    assert stored["day"] == datetime.now(UTC).date().isoformat()  # the business date (UTC)
+    assert dec(stored["day_out"]) == Decimal("50.00")
     assert balance(api, source["id"]) == "460.00"
 
 
@@ -794,7 +795,7 @@ def test_ledger_and_transfer_invariants_hold_after_the_whole_module(mongo: Any) 
         total_balance += running
     # Transfers only move money around: all balances add up to deposits minus withdrawals.
     assert total_balance == total_in - total_out
-    legs = list(mongo.transactions.find({"type": {"$in": ["transfer_in", "transfer_out"]}}))
+    legs = customer_legs_where(mongo, type=["transfer_in", "transfer_out"])
     assert len(legs) == 2 * len(transfers)
     by_transfer: dict[int, list[dict[str, Any]]] = {}
     for leg in legs:

@@ -14,7 +14,7 @@ from typing import Any
 from bson import Decimal128
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from server.documents.branch import TellerSession, Till
+from server.documents.branch import OpenSession, TellerSession, Till
 from server.documents.ledger import LedgerAccount
 from server.errors import refused
 from server.services.ledger import codes
@@ -50,9 +50,13 @@ def require_cash_amount(amount: Decimal, currency: str) -> None:
 async def open_session_of(
     teller_id: int, session: AsyncClientSession | None = None
 ) -> dict[str, Any] | None:
-    """Return a teller's session that is not closed, if any."""
+    """Return a teller's session that is not closed, if any (two reads by `_id`)."""
+    marker = await OpenSession.get_pymongo_collection().find_one({"_id": teller_id},
+                                                                 session=session)  # fmt: skip
+    if marker is None:
+        return None
     found = await TellerSession.get_pymongo_collection().find_one(
-        {"teller_id": teller_id, "status": {"$in": ["open", "closing"]}}, session=session
+        {"_id": marker["session_id"]}, session=session
     )
     return dict(found) if found is not None else None
 

@@ -13,9 +13,10 @@ from typing import Any
 from bson import Decimal128
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from server.db import RetryTransaction
-from server.documents.branch import TellerSession, Till
+from server.documents.branch import OpenSession, TellerSession, Till
 from server.documents.ledger import LedgerAccount
 from server.errors import forbidden, not_found, refused
 from server.services import audit, calendar
@@ -113,6 +114,12 @@ async def open_session_body(
         "approval_id": None, "over_limit": False, "counts": [],
         "start_seq": await till_seqs(till_id, session), "end_seq": None,
     }  # fmt: skip
+    try:
+        await OpenSession.get_pymongo_collection().insert_one(
+            {"_id": teller_id, "session_id": session_id, "till_id": till_id}, session=session
+        )
+    except DuplicateKeyError as exc:  # the teller opened one elsewhere at the same moment
+        raise RetryTransaction("the teller opened a session meanwhile") from exc
     await sessions().insert_one(doc, session=session)
     await audit.record(
         ctx, action=Action.SESSION_OPENED, session=session, target_type="session",
@@ -171,6 +178,9 @@ async def close_balanced_body(
         {"_id": current["till_id"], "session_id": session_id},
         {"$set": {"session_id": None}},
         session=session,
+    )
+    await OpenSession.get_pymongo_collection().delete_one(
+        {"_id": current["teller_id"], "session_id": session_id}, session=session
     )
     await audit.record(
         ctx, action=Action.SESSION_CLOSED, session=session, target_type="session",
