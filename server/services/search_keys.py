@@ -90,7 +90,7 @@ def exact_keys(q: str) -> list[str]:
     text = q.strip()
     keys: list[str] = []
     number = compact(text)
-    if number.isalnum():
+    if number.isascii() and number.isalnum():  # document numbers are A-Z and 0-9
         keys.append(DOCUMENT + number)
         if number.isdigit():
             keys.append(ACCOUNT + number)
