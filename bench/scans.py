@@ -132,9 +132,9 @@ def search_queries(*, username: str) -> list[HotQuery]:
             by_id,
         ),
         HotQuery(
-            "customer search: a document on file (unique key)",
-            "users",
-            {"documents.key": "passport|p123456|GB"},
+            "customers: a document on file (its normalised key)",
+            "identity_documents",
+            {"_id": "passport|p123456|GB"},
         ),
     ]
 

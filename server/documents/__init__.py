@@ -40,8 +40,8 @@ class User(Document):
     failed_logins: int = 0
     locked_until: datetime | None = None
     # Customer identification (server/services/customers.py): the profile, identity
-    # documents (each with its normalised `key`), and the normalised keys one search finds
-    # the user by ("name:zoe", "doc:p123456", "acct:0000000195", ...).
+    # documents (each with its normalised `key`, unique through `IdentityDocument`), and the
+    # normalised keys one search finds the user by ("name:zoe", "acct:0000000195", ...).
     profile: dict[str, Any] | None = None
     documents: list[dict[str, Any]] = Field(default_factory=list)
     search_keys: list[str] = Field(default_factory=list)
@@ -55,13 +55,6 @@ class User(Document):
             IndexModel([("created_at", ASCENDING)]),
             # Multikey: a search key's equality or prefix, in id order.
             IndexModel([("search_keys", ASCENDING), ("_id", ASCENDING)]),
-            # One identity document (type, normalised number, country) per customer.
-            IndexModel(
-                [("documents.key", ASCENDING)],
-                name="documents_key_unique",
-                unique=True,
-                partialFilterExpression={"documents.key": {"$exists": True}},
-            ),
         ]
 
 
@@ -248,6 +241,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     TellerSession,
     Till,
 )
+from server.documents.customers import IdentityDocument  # noqa: E402
 from server.documents.ledger import (  # noqa: E402
     DailyTotals,
     JournalEntry,
@@ -279,6 +273,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     BusinessDay,
     ClosedDayDoc,
     Hold,
+    IdentityDocument,
 )
 
 

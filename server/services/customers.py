@@ -2,10 +2,10 @@
 
 A customer's profile and documents live on their user document, with the normalised search
 keys (server/services/search_keys.py) rewritten in the same update. A document's
-normalised `key` (type, number without spaces and dashes, case-folded, country) has a
-unique multikey index across users, so one document identifies one customer; the body
-checks it first (409 `document_in_use`) and the index catches the race. Staff users carry
-no profile and no documents (their view shows null).
+normalised `key` (type, number without spaces and dashes, case-folded, country) is the
+`_id` of its `identity_documents` entry, written in the same transaction, so one document
+identifies one customer: the body checks it first (409 `document_in_use`) and the unique
+`_id` catches the race. Staff users carry no profile and no documents (their view: null).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.db import RetryTransaction
-from server.documents import Account, User
+from server.documents import Account, IdentityDocument, User
 from server.errors import DomainError, forbidden, not_found, refused
 from server.services import audit, calendar, search_keys
 from server.services.audit import Action
@@ -127,8 +127,8 @@ async def add_document_body(
     raw = await _target(ctx, user_id, session)
     _require_customer(raw)
     key = search_keys.document_key(data.type.value, data.number, data.country)
-    if await _users().find_one({"documents.key": key}, projection={"_id": 1},
-                               session=session) is not None:  # fmt: skip
+    registry = IdentityDocument.get_pymongo_collection()
+    if await registry.find_one({"_id": key}, projection={"_id": 1}, session=session):
         raise document_in_use(data)
     document = {
         "id": await ctx.db.next_id("documents", session=session), "type": data.type.value,
@@ -137,9 +137,12 @@ async def add_document_body(
         "added_at": now_ms(), "verified_by": None, "verified_at": None,
     }  # fmt: skip
     try:
-        await _save(session, raw, {"$push": {"documents": document}})
-    except DuplicateKeyError as error:  # another customer's transaction filed it first
+        entry = {"_id": key, "user_id": user_id, "document_id": document["id"],
+                 "created_at": document["added_at"]}  # fmt: skip
+        await registry.insert_one(entry, session=session)
+    except DuplicateKeyError as error:  # another transaction filed it first
         raise document_in_use(data) from error
+    await _save(session, raw, {"$push": {"documents": document}})
     await audit.record(
         ctx, action=Action.CUSTOMER_DOCUMENT_ADDED, session=session, target_type="user",
         target_id=user_id,
