@@ -31,10 +31,14 @@ AccountId = Annotated[int, Path(ge=1, le=2**62)]
     name="open",
     status_code=201,
     response_model=AccountPublic,
-    responses=errors(401, 403, 404),
+    responses=errors(401, 403, 404, 409),
 )
 async def open_account(ctx: UserCtx, body: AccountCreate) -> AccountPublic:
-    """Open an account (customers for themselves, staff for `owner_id`)."""
+    """Open an account (customers for themselves, staff for `owner_id`).
+
+    With KYC_REQUIRED (on in production) the owner, if a customer, must be verified:
+    409 `kyc_not_verified` otherwise.
+    """
     return await accounts.open_account(ctx, body)
 
 
