@@ -83,10 +83,64 @@ def hot_queries(*, user_id: int, username: str, account_id: int, sid: str) -> li
             {"account_id": account_id, "created_at": {"$lt": since}},
             (("seq", -1),),
         ),
+        *holds_queries(account_id=account_id, at=since),
+        *search_queries(username=username),
     ]
 
 
-_RANGE_OPS = frozenset({"$gt", "$gte", "$lt", "$lte"})
+def holds_queries(*, account_id: int, at: datetime) -> list[HotQuery]:
+    """Return the query shapes of holds (server/services/holds.py, hold_expiry.py)."""
+    by_id = (("_id", 1),)
+    return [
+        HotQuery("holds page of an account", "holds", {"account_id": account_id}, by_id),
+        HotQuery(
+            "holds page of an account by status",
+            "holds",
+            {"account_id": account_id, "status": "active"},
+            by_id,
+        ),
+        HotQuery(
+            "holds: does any still count (closing, deleting)",
+            "holds",
+            {"account_id": {"$in": [account_id]}, "status": "active"},
+        ),
+        HotQuery(
+            "holds: the day's sweep", "holds", {"status": "active", "expires_at": {"$lte": at}}
+        ),
+        HotQuery(
+            "holds: a reversed transaction's holds",
+            "holds",
+            {"account_id": account_id, "status": "active", "reference": "1"},
+        ),
+    ]
+
+
+def search_queries(*, username: str) -> list[HotQuery]:
+    """Return the customer search's query shapes (server/services/customer_search.py).
+
+    The search is one `$or` of these branches (plus `deleted_at` and `role`, which do not
+    select); mongod plans each branch of an `$or` on its own, so each is listed here.
+    """
+    by_id = (("_id", 1),)
+    exact = ["doc:p123456", "acct:0000000195", "phone:4155550100", f"user:{username}"]
+    return [
+        HotQuery("customer search: exact keys", "users", {"search_keys": {"$in": exact}}, by_id),
+        HotQuery(
+            "customer search: a name word's prefix",
+            "users",
+            {"search_keys": {"$regex": "^name:smi"}},
+            by_id,
+        ),
+        HotQuery(
+            "customers: a document on file (its normalised key)",
+            "identity_documents",
+            {"_id": "passport|p123456|GB"},
+        ),
+    ]
+
+
+# An anchored `$regex` ("^name:smi") is a range of index keys on mongod, like `$gte`/`$lt`.
+_RANGE_OPS = frozenset({"$gt", "$gte", "$lt", "$lte", "$regex"})
 
 
 def _split(filter_: dict[str, Any]) -> tuple[set[str], set[str]]:

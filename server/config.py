@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: str | None = None
     self_service_cash: bool | None = None
+    # Opening an account needs a verified customer (API.md "Customer identification").
+    kyc_required: bool | None = None
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_timeout_ms: int = Field(default=5000, ge=100)
     bank_demo: bool = False
@@ -151,6 +153,13 @@ class Settings(BaseSettings):
         if self.self_service_cash is not None:
             return self.self_service_cash
         return not self.is_production
+
+    @property
+    def kyc_enforced(self) -> bool:
+        """Tell whether accounts open only for verified customers (on in production)."""
+        if self.kyc_required is not None:
+            return self.kyc_required
+        return self.is_production
 
     def check(self) -> None:
         """Refuse settings that must not run; raise ConfigError with a one-line reason."""

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,16 @@ UNLABELLED_CONFLICTS = (
 )
 CONFLICT_RETRY_SECONDS = 20.0
 OWN_LINE = "bank-server db: "  # how `bank-server db` starts the line that says why it stopped
+
+
+# Set while a transaction body runs in this task: a helper that would open a transaction of
+# its own (the writer lock is not reentrant) can tell it must use the caller's session.
+_IN_TRANSACTION: ContextVar[bool] = ContextVar("bank_in_transaction", default=False)
+
+
+def in_transaction() -> bool:
+    """Tell whether the current task is inside `Database.transaction`."""
+    return _IN_TRANSACTION.get()
 
 
 class RetryTransaction(Exception):
@@ -111,6 +122,7 @@ class Database:
         while True:
             try:
                 async with self._writer, self.client.start_session() as session:
+                    inside = _IN_TRANSACTION.set(True)
                     try:
                         return await session.with_transaction(body)
                     except OperationFailure as error:
@@ -119,6 +131,8 @@ class Database:
                             # session id; never hand that server session out again.
                             _discard_server_session(session)
                         raise
+                    finally:
+                        _IN_TRANSACTION.reset(inside)
             except OperationFailure as error:
                 if not is_unlabelled_conflict(error) or time.monotonic() > deadline:
                     raise
@@ -337,6 +351,7 @@ __all__ = [
     "RetryTransaction",
     "TransactionsUnsupported",
     "check_transactions",
+    "in_transaction",
     "init_database",
     "is_unlabelled_conflict",
     "make_client",

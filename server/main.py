@@ -24,6 +24,8 @@ from server.api.routes import (
     approvals,
     auth,
     business_day,
+    customers,
+    holds,
     ledger,
     money,
     reversals,
@@ -38,6 +40,7 @@ from server.net import UnknownProxyGuard, parse_trusted_proxies
 from server.security import default_hash_concurrency, set_hash_concurrency
 from server.services import accounts as accounts_service
 from server.services import bootstrap, calendar, covered
+from server.services import customers as customer_keys
 from server.services.ledger import migration
 
 log = logging.getLogger("bank.server")
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.database = await init_database(client, settings.database_name)
             await accounts_service.backfill_owner_staff()  # data from before the field
             await calendar.ensure(settings.bank_timezone)
+            await customer_keys.backfill_search_keys()  # users stored before search keys
             app.state.ledger = migration.MigrationGate()
             migrating = asyncio.create_task(
                 migration.run(app.state.database, timezone=settings.bank_timezone,
@@ -189,7 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for routes in (service.routes, auth.routes, users.routes, accounts.routes, accounts.payees,
                    money.routes, reversals.routes, tills.routes, ledger.routes,
-                   approvals.routes, business_day.routes, admin.routes):  # fmt: skip
+                   approvals.routes, business_day.routes, holds.routes, customers.routes,
+                   admin.routes):  # fmt: skip
         app.include_router(routes)
     app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
     if settings.is_production and not settings.trusted_proxies:

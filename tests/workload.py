@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,10 @@ from tests.workload_day import DayRun, close_midway, reverse_some
 UNKNOWN_STATUSES = frozenset({500, 502, 503, 504})
 MONEY_CODES = frozenset({"insufficient_funds", "limit_exceeded"})
 LEGS = {"deposit": 1, "withdraw": 1, "transfer": 2}
+MONEY_KINDS = frozenset({"deposit", "withdraw", "transfer"})
+# Holds the clients place and release alongside the movements (`holds=True`): an everyday
+# reason (the admin's releases then need no approval), some expiring within seconds.
+HOLD_REASONS = ("cheque_clearing", "dispute", "other")
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Outcome:
         if self.status == 201:
             return True
         return self.approval is not None and self.approval["status"] == "executed"
+    hold_id: int | None = None  # the hold placed or released
 
 
 @dataclass
@@ -81,7 +87,12 @@ class WorkloadResult:
     @property
     def committed(self) -> list[Outcome]:
         """The movements the bank confirmed at once."""
-        return [o for o in self.outcomes if o.status == 201]
+        return [o for o in self.outcomes if o.status == 201 and o.kind in MONEY_KINDS]
+
+    @property
+    def hold_outcomes(self) -> list[Outcome]:
+        """The holds placed and released (with `holds=True`)."""
+        return [o for o in self.outcomes if o.kind not in MONEY_KINDS]
 
     @property
     def approved(self) -> list[Outcome]:
@@ -179,6 +190,7 @@ async def run_workload(
     approvers: Sequence[str] = (),
     currencies: Mapping[int, str] | None = None,
     day: DayRun | None = None,
+    holds: bool = False,
 ) -> WorkloadResult:
     """Run `clients` concurrent clients for `seconds`, then let in-flight retries settle.
 
@@ -189,6 +201,7 @@ async def run_workload(
     `currencies`: each account's currency, so transfers stay within one.
     With `day` (tests/workload_day.py), a share of the confirmed cash movements is reversed
     and the business day is closed once during the run.
+    With `holds`, a fifth of the requests place a hold or release one placed before.
     """
     result = WorkloadResult(outcomes=[], seconds=seconds)
     headers = {"Authorization": f"Bearer {token}"}
@@ -214,16 +227,34 @@ async def run_workload(
     give_up_at = stop_at + settle_seconds
     makers_done = asyncio.Event()
 
+    placed: list[int] = []  # holds placed so far, for releases to pick from
+
     async def client_loop(number: int) -> None:
         rng = random.Random(seed * 1000 + number)
+        kinds = ("deposit", "withdraw", "transfer", "hold", "release")
+        weights = (3, 3, 4, 2, 1) if holds else (3, 3, 4, 0, 0)
         while time.monotonic() < stop_at:
-            kind = rng.choices(("deposit", "withdraw", "transfer"), weights=(3, 3, 4))[0]
+            kind = rng.choices(kinds, weights=weights)[0]
+            if kind == "release" and not placed:
+                kind = "hold"
             amount = Decimal(rng.randint(1, 5000)) / 100
             source = rng.choice(accounts)
             key = f"wl-{uuid.UUID(int=rng.getrandbits(128))}"
             description = f"wl:{key}"
             target: int | None = None
-            if kind == "transfer":
+            hold_id: int | None = None
+            if kind == "hold":
+                path = f"/accounts/{source}/holds"
+                body = {"amount": str(amount), "reason_code": rng.choice(HOLD_REASONS),
+                        "reference": description}  # fmt: skip
+                if rng.random() < 0.3:
+                    expires = datetime.now(UTC) + timedelta(seconds=rng.uniform(1, 5))
+                    body["expires_at"] = expires.isoformat()
+            elif kind == "release":
+                hold_id = rng.choice(placed)
+                path = f"/holds/{hold_id}/release"
+                body = {"note": description}
+            elif kind == "transfer":
                 target = rng.choice([a for a in accounts if a != source and (
                     currencies is None or currencies[a] == currencies[source])])  # fmt: skip
                 path = "/transfers"
@@ -241,6 +272,10 @@ async def run_workload(
                 status, payload, attempts = await _send_until_final(
                     http, rng, path, body, key, result, give_up_at
                 )
+            if kind == "hold":
+                hold_id = int(payload["id"]) if status == 201 else None
+                if hold_id is not None:
+                    placed.append(hold_id)
             result.outcomes.append(
                 Outcome(
                     key=key,
@@ -253,6 +288,7 @@ async def run_workload(
                     attempts=attempts,
                     latency_ms=(time.monotonic() - began) * 1000,
                     body=payload,
+                    hold_id=hold_id,
                 )
             )
 
@@ -309,6 +345,8 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
     # No unknown outcome is left: every movement got a final answer, every approval ended.
     assert not result.unresolved, f"{len(result.unresolved)} movements never got a final answer"
     for outcome in result.outcomes:
+        if outcome.kind not in MONEY_KINDS:
+            continue  # holds: check_holds
         if outcome.status == 202:
             approval = outcome.approval
             assert approval is not None, outcome
@@ -319,6 +357,10 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
         assert outcome.status == 201 or (outcome.status == 409 and outcome.code in MONEY_CODES), (
             outcome
         )
+        if outcome.code == "insufficient_funds":
+            # No refusal was wrong: the facts say what was available, and it was too little.
+            facts = outcome.body["context"]
+            assert Decimal(facts["available"]) < Decimal(facts["requested"]), outcome
     # Ids are unique, and each account's ledger is gap-free and sums to its balance.
     assert len({e["_id"] for e in entries}) == len(entries)
     assert len({t["_id"] for t in transfers}) == len(transfers)
@@ -352,7 +394,7 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
         e["description"] for e in entries if str(e.get("description", "")).startswith("wl:")
     )
     per_approval = Counter(e["approval_id"] for e in entries if e.get("approval_id") is not None)
-    for outcome in result.outcomes:
+    for outcome in [o for o in result.outcomes if o.kind in MONEY_KINDS]:
         found = per_key.get(f"wl:{outcome.key}", 0)
         assert found == (LEGS[outcome.kind] if outcome.executed else 0), (outcome, found)
         if outcome.status == 202:
@@ -363,6 +405,59 @@ def check_invariants(db: Any, result: WorkloadResult, opening_total: Decimal) ->
     check_ledger(db)
     return {"accounts": len(accounts), "entries": len(entries), "transfers": len(transfers),
             "approved": len(result.approved)}  # fmt: skip
+
+
+def check_holds(db: Any, result: WorkloadResult) -> dict[str, int]:
+    """Assert the holds' invariants after a workload with `holds=True`; return counts.
+
+    Every hold got its answer (placing 201; releasing 200, or 409 hold_not_active when it
+    had expired or been released first); each account's `held` is the sum of its active
+    holds; every hold answered released is stored released; and an account's available
+    balance (balance + overdraft - held) is below zero only if a lien was placed on it:
+    a hold whose `hold.placed` event shows it exceeded what was available. A debit never
+    took `available` below zero.
+    """
+    placed = 0
+    released: list[int] = []
+    for outcome in result.hold_outcomes:
+        if outcome.kind == "hold":
+            assert outcome.status == 201, outcome
+            placed += 1
+        else:
+            assert outcome.status == 200 or (
+                outcome.status == 409 and outcome.code == "hold_not_active"), outcome  # fmt: skip
+            if outcome.status == 200:
+                assert outcome.hold_id is not None
+                released.append(outcome.hold_id)
+                stored = db.holds.find_one({"_id": outcome.hold_id})
+                assert stored is not None, outcome
+                assert stored["status"] == "released", outcome
+    # A release answered 200 is released once, by one event (a retried key replays).
+    assert len(set(released)) == len(released), "a hold was released twice"
+    liens = {
+        event["target_id"]
+        for event in db.audit_events.find({"action": "hold.placed", "outcome": "ok"})
+        if Decimal(event["details"]["available_after"]) < 0
+    }
+    for account in db.accounts.find():
+        active = sum((_dec(h["amount"]) for h in
+                      db.holds.find({"account_id": account["_id"], "status": "active"})),
+                     Decimal("0.00"))  # fmt: skip
+        assert _dec(account["held"]) == active, (account["_id"], account["held"], active)
+        available = _dec(account["balance"]) + _dec(account["overdraft_limit"]) - active
+        assert available >= 0 or account["_id"] in liens, (account["_id"], available)
+    # Each successful release is one hold.released event; each expired hold one hold.expired.
+    for hold_id in released:
+        assert (
+            db.audit_events.count_documents(
+                {"action": "hold.released", "outcome": "ok", "details.hold_id": hold_id}
+            )
+            == 1
+        )
+    for hold in db.holds.find({"status": "expired"}):
+        assert db.audit_events.count_documents(
+            {"action": "hold.expired", "details.hold_id": hold["_id"]}) == 1, hold  # fmt: skip
+    return {"placed": placed, "released": len(released), "liens": len(liens)}
 
 
 def open_workload_accounts(

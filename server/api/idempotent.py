@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from server.api.deps import get_limits
 from server.errors import DomainError
 from server.config import get_settings
-from server.services import idempotency
+from server.services import audit, idempotency
 from server.services.approvals.gate import SECRETS, ApprovalPending
 from server.services.context import Ctx, Frozen
 
@@ -120,22 +120,62 @@ async def idempotent_answer(
     )
 
 
+async def _complete(
+    claim: idempotency.Claim | None, body: Callable[[Any], Awaitable[Any]], session: Any
+) -> Any:
+    result = await body(session)
+    if claim is not None:
+        await claim.complete(session, result)
+    return result
+
+
 async def in_transaction(
     ctx: Ctx, claim: idempotency.Claim | None, body: Callable[[Any], Awaitable[Any]]
 ) -> Any:
-    """Run a service body in one transaction, storing its answer under the claimed key."""
+    """Run a service body in one transaction, storing its answer under the claimed key.
 
-    async def txn(session: Any) -> Any:
-        result = await body(session)
-        if claim is not None:
-            await claim.complete(session, result)
-        return result
+    A 409 is the key's answer for good: it is stored, or a retry would wait on the claim.
+    """
+    return await in_transaction_or_refuse(ctx, claim, body)
 
+
+@dataclass(frozen=True)
+class RefusedEvent:
+    """The audit event a refused request writes (API.md: a refused movement's event)."""
+
+    action: str
+    target_type: str
+    target_id: int
+    details: dict[str, Any]
+
+
+async def in_transaction_or_refuse(
+    ctx: Ctx,
+    claim: idempotency.Claim | None,
+    body: Callable[[Any], Awaitable[Any]],
+    *,
+    event: RefusedEvent | None = None,
+) -> Any:
+    """Run a service body as `in_transaction`; a 409 refusal is then recorded in its own.
+
+    The refusal is stored as the Idempotency-Key's answer (a retry gets it back instead of
+    waiting for the claim to lapse) and, given an `event`, audited with outcome `refused`.
+    """
     try:
-        return await ctx.db.transaction(txn)
+        return await ctx.db.transaction(lambda session: _complete(claim, body, session))
     except DomainError as error:
-        # A 409 is the key's answer for good: store it, or a retry would wait on the claim.
-        if claim is not None and idempotency.is_stored_refusal(error):
-            refusal, held = error, claim
-            await ctx.db.transaction(lambda session: held.refuse(session, refusal))
+        refusal = error
+        if idempotency.is_stored_refusal(refusal) and (claim is not None or event is not None):
+
+            async def record(session: Any) -> None:
+                if event is not None:
+                    await audit.record(
+                        ctx, action=event.action, session=session, target_type=event.target_type,
+                        target_id=event.target_id, outcome="refused", code=refusal.code.value,
+                        details=event.details,
+                    )  # fmt: skip
+                if claim is not None:
+                    await claim.refuse(session, refusal)
+
+            await ctx.db.transaction(record)
         raise

@@ -45,6 +45,12 @@ class User(Document):
     # Bumped by every unlock: the per-IP and per-device failure counters of the username
     # are keyed by it, so an unlock starts them all afresh.
     login_epoch: int = 0
+    # Customer identification (server/services/customers.py): the profile, identity
+    # documents (each with its normalised `key`, unique through `IdentityDocument`), and the
+    # normalised keys one search finds the user by ("name:zoe", "acct:0000000195", ...).
+    profile: dict[str, Any] | None = None
+    documents: list[dict[str, Any]] = Field(default_factory=list)
+    search_keys: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "users"
@@ -53,6 +59,8 @@ class User(Document):
             IndexModel([("role", ASCENDING), ("_id", ASCENDING)]),
             IndexModel([("full_name", ASCENDING)]),
             IndexModel([("created_at", ASCENDING)]),
+            # Multikey: a search key's equality or prefix, in id order.
+            IndexModel([("search_keys", ASCENDING), ("_id", ASCENDING)]),
         ]
 
 
@@ -251,6 +259,7 @@ from server.documents.branch import (  # noqa: E402 - they import this module's 
     Till,
     VaultCount,
 )
+from server.documents.customers import IdentityDocument  # noqa: E402
 from server.documents.ledger import (  # noqa: E402
     DailyTotals,
     JournalEntry,
@@ -283,6 +292,7 @@ ALL_DOCUMENTS: tuple[type[Document], ...] = (
     BusinessDay,
     ClosedDayDoc,
     Hold,
+    IdentityDocument,
 )
 
 

@@ -206,12 +206,17 @@ class Hold(Document):
     expires_at: datetime | None = None
     released_by: int | None = None
     released_at: datetime | None = None
+    expired_at: datetime | None = None
     note: str | None = None
+    approval_id: int | None = None
 
     class Settings:
         name = "holds"
+        # An account's page (oldest first, by status or not), the sweep of due holds, and
+        # a reversal's hold by the reversed Transaction's id.
         indexes = [
-            IndexModel([("account_id", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("account_id", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)]),
             IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)]),
             IndexModel([("reference", ASCENDING)]),
         ]

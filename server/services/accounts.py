@@ -12,7 +12,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account, User, to_mongo
 from server.errors import DomainError, forbidden, invalid_field, not_found, refused
-from server.services import audit
+from server.services import audit, customers, hold_expiry, search_keys
 from server.services.approvals.gate import ApprovalPending, Covered, gate_one_of
 from server.services.audit import Action
 from server.services.context import Ctx
@@ -66,10 +66,12 @@ def check_not_own(ctx: Ctx, *owner_ids: int | None) -> None:
 
 
 async def visible_account(ctx: Ctx, account_id: int) -> Account:
-    """Return an account the caller may see, or answer 404."""
+    """Return an account the caller may see (its due holds expired first), or answer 404."""
     account = await Account.get(account_id)
     if account is None or not can_see_account(ctx, account):
         raise not_found("account not found")
+    if hold_expiry.is_due({"hold_expires_at": account.hold_expires_at}, now_ms()):
+        account = from_raw(Account, await hold_expiry.ensure_current(ctx, to_mongo(account)))
     return account
 
 
@@ -147,6 +149,7 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
         owner = ctx.actor
 
     async def body(session: AsyncClientSession) -> Account:
+        await customers.require_kyc(ctx, owner, session)
         account_id = await ctx.db.next_id("accounts", session=session)
         now = now_ms()
         account = Account(
@@ -156,6 +159,8 @@ async def open_account(ctx: Ctx, data: AccountCreate) -> AccountPublic:
             currency=data.currency, nickname=data.nickname, created_at=now, updated_at=now,
         )  # fmt: skip
         await _accounts().insert_one(to_mongo(account), session=session)
+        await customers.add_search_key(owner.id, search_keys.account_key(account.number),
+                                     session)  # fmt: skip
         await audit.record(
             ctx, action=Action.ACCOUNT_OPENED, session=session, target_type="account",
             target_id=account_id,
@@ -193,14 +198,19 @@ async def list_accounts(
     if q:
         query["$or"] = [{"number": _contains(q)}, {"nickname": _contains(q)},
                         {"owner_name": _contains(q)}]  # fmt: skip
-    return await page_of_accounts(_hide_other_staff(ctx, query), params)
+    return await page_of_accounts(_hide_other_staff(ctx, query), params, ctx)
 
 
-async def page_of_accounts(query: dict[str, Any], params: ListParams) -> Page[AccountPublic]:
-    """Return one page of the accounts matching a query."""
+async def page_of_accounts(
+    query: dict[str, Any], params: ListParams, ctx: Ctx | None = None
+) -> Page[AccountPublic]:
+    """Return one page of the accounts matching a query (with `ctx`, due holds expired)."""
     total = await _accounts().count_documents(query)
     cursor = _accounts().find(query).sort(params.mongo_sort()).skip(params.skip)
-    items = [account_public(from_raw(Account, raw)) async for raw in cursor.limit(params.limit)]
+    raws = [dict(raw) async for raw in cursor.limit(params.limit)]
+    if ctx is not None:
+        raws = [await hold_expiry.ensure_current(ctx, raw) for raw in raws]
+    items = [account_public(from_raw(Account, raw)) for raw in raws]
     return Page[AccountPublic](items=items, total=total, skip=params.skip, limit=params.limit)
 
 
@@ -383,6 +393,9 @@ async def close_account(ctx: Ctx, account_id: int) -> None:
                 ErrorCode.BALANCE_NOT_ZERO, "the balance must be 0.00 before the account closes",
                 balance=raw["balance"].to_decimal(), currency=raw["currency"],
             )  # fmt: skip
+        if await hold_expiry.any_active(session, [account_id]):
+            raise refused(ErrorCode.HOLDS_ACTIVE, "release the account's holds before it closes",
+                          account_id=account_id)  # fmt: skip
         await _accounts().update_one(
             {"_id": account_id},
             {"$set": {"status": AccountStatus.CLOSED.value, "updated_at": now_ms()},

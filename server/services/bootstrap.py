@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -19,7 +19,7 @@ from server.documents import Account, DemoSeed, User
 from server.documents.ledger import LedgerAccount
 from server.errors import DomainError
 from server.security import hash_password
-from server.services import calendar, movements, users
+from server.services import calendar, customers, movements, users
 from server.services.accounts import open_account
 from server.services.context import Ctx
 from server.services.ledger import codes, posting
@@ -28,6 +28,7 @@ from server.services.tills import sessions as tills
 from server.services.tills.cash import open_session_of
 from shared.schemas.accounts import AccountCreate
 from shared.schemas.common import AccountType, Role, now_ms
+from shared.schemas.customers import DocumentCreate, DocumentType
 from shared.schemas.ledger import JournalKind, Side
 from shared.schemas.transactions import TransactionType
 from shared.schemas.users import UserCreate
@@ -44,6 +45,10 @@ DEMO_CUSTOMERS = (
     ("bob", "bob12345", "Bob Jones", "USD", ("640.00", "-120.00")),
     ("carol", "carol123", "Carol Brown", "EUR", ("2000.00", "-450.50", "75.10")),
 )
+# Each demo customer is identified: a passport on file, verified by the supervisor.
+DEMO_DOCUMENTS = {"alice": ("P1000001", "US"), "bob": ("P1000002", "US"),
+                  "carol": ("C1000003", "DE")}  # fmt: skip
+DEMO_DOCUMENT_EXPIRY = date(2036, 12, 31)
 SEED_CLAIM_SECONDS = 120
 
 
@@ -168,6 +173,8 @@ async def _seed_branch(database: Database, settings: Settings, staff: dict[str, 
             Ctx(db=database), username=username, password=password, full_name=name,
             role=Role.USER,
         )  # fmt: skip
+        if not any(doc.get("verified_at") for doc in customer.documents):
+            await _identify(database, staff, customer)
         if await Account.find_one({"owner_id": customer.id}) is not None:
             continue
         checking = await open_account(
@@ -192,5 +199,28 @@ async def _seed_branch(database: Database, settings: Settings, staff: dict[str, 
         lambda session: tills.close_balanced_body(
             teller_ctx, session, session_id=int(opened["_id"]), counted=counted,
             note="Demo: balanced",
+        )
+    )  # fmt: skip
+
+
+async def _identify(database: Database, staff: dict[str, User], customer: User) -> None:
+    """File and verify a demo customer's passport (the teller files it, the supervisor checks).
+
+    A rerun after a crash between the two steps verifies the passport already on file.
+    """
+    number, country = DEMO_DOCUMENTS[customer.username]
+    document_id = customer.documents[0]["id"] if customer.documents else None
+    if document_id is None:
+        document = DocumentCreate(type=DocumentType.PASSPORT, number=number, country=country,
+                                  expires_on=DEMO_DOCUMENT_EXPIRY)  # fmt: skip
+        filed = await database.transaction(
+            lambda session: customers.add_document_body(
+                Ctx(db=database, actor=staff["teller"]), session, customer.id, document
+            )
+        )  # fmt: skip
+        document_id = filed.id
+    await database.transaction(
+        lambda session: customers.verify_document_body(
+            Ctx(db=database, actor=staff["super"]), session, customer.id, document_id
         )
     )  # fmt: skip

@@ -11,7 +11,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.errors import forbidden
-from server.services import accounts, audit, movements, reversals, users
+from server.services import accounts, audit, holds, movements, reversals, users
 from server.services.approvals import policies
 from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.approvals.registry import CoveredRoute, on_cancel, on_reject, register
@@ -21,6 +21,7 @@ from server.services.tills import closing, vault, vault_count
 from server.services.tills import sessions as tills
 from shared.schemas.accounts import AccountAdminUpdate
 from shared.schemas.approvals import ApprovalAction, PolicyPublic, PolicyUpdate
+from shared.schemas.holds import HoldRelease
 from shared.schemas.tills import (
     SessionClose,
     SessionOpen,
@@ -140,6 +141,12 @@ async def _reverse(ctx: Ctx, session: AsyncClientSession, params: dict[str, str]
     return await reversals.reversal_body(ctx, session, int(params["transaction_id"]), body)
 
 
+async def _release_hold(
+    ctx: Ctx, session: AsyncClientSession, params: dict[str, str], body: Any
+) -> Any:
+    return await holds.release_body(ctx, session, int(params["hold_id"]), body)
+
+
 def register_all() -> None:
     """Register every covered route (idempotent)."""
     register(CoveredRoute("POST", "/accounts/{account_id}/deposit", MovementRequest, _deposit))
@@ -160,6 +167,8 @@ def register_all() -> None:
     register(CoveredRoute("PUT", "/users/{user_id}", UserUpdate, _user_update, status=200))
     register(CoveredRoute("POST", "/transactions/{transaction_id}/reverse", ReversalRequest,
                           _reverse))  # fmt: skip
+    register(CoveredRoute("POST", "/holds/{hold_id}/release", HoldRelease, _release_hold,
+                          status=200))  # fmt: skip
 
 
 register_all()

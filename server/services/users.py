@@ -13,7 +13,7 @@ from server.documents import Account, User, to_mongo
 from server.errors import forbidden, invalid_field, not_found, refused
 from server.limits import AbuseLimits
 from server.security import make_password_hash
-from server.services import audit
+from server.services import audit, customers, hold_expiry
 from server.services.accounts import set_owner_staff
 from server.services.approvals import decisions
 from server.services.approvals.gate import ApprovalPending, Covered, gate
@@ -147,6 +147,8 @@ async def insert_user(
             id=user_id, username=username, full_name=full_name, email=email, role=role,
             password_hash=password_hash, created_at=now, updated_at=now,
             password_fit_for_staff=staff_strength or role.is_staff,
+            search_keys=customers.keys_for_new_user(full_name=full_name, username=username,
+                                                    email=email),
         )  # fmt: skip
         await _users().insert_one(to_mongo(user), session=session)
         details: dict[str, Any] = {"username": username, "role": role.value}
@@ -201,9 +203,10 @@ async def list_users(
                         {"email": _contains(q)}]  # fmt: skip
     total = await _users().count_documents(query)
     sort = params.mongo_sort()
+    today = await customers.open_date()
     if not include_accounts:
         cursor = _users().find(query).sort(sort).skip(params.skip).limit(params.limit)
-        items = [user_public(from_raw(User, raw)) async for raw in cursor]
+        items = [user_public(from_raw(User, raw), business_date=today) async for raw in cursor]
         return Page[UserPublic](items=items, total=total, skip=params.skip, limit=params.limit)
     pipeline: list[dict[str, Any]] = [
         {"$match": query},
@@ -222,7 +225,7 @@ async def list_users(
     with_accounts: list[UserWithAccounts] = []
     async for raw in await _users().aggregate(pipeline):
         accounts = sorted(raw.pop("accounts", []), key=lambda a: a["_id"])
-        public = user_public(from_raw(User, raw))
+        public = user_public(from_raw(User, raw), business_date=today)
         with_accounts.append(
             UserWithAccounts(
                 **public.model_dump(),
@@ -361,6 +364,8 @@ async def update_user(
             await _guard_last_admin(ctx, current, session)
         if not sets:
             return current
+        if "full_name" in sets or "email" in sets:
+            sets["search_keys"] = customers.keys_after(current, sets)
         if role_changed:
             pending = await gate(ctx, session, Covered(
                 action=ApprovalAction.USER_ROLE, touches_users=frozenset({user_id}),
@@ -404,7 +409,8 @@ async def update_user(
 
     async def answer(session: AsyncClientSession) -> UserPublic | ApprovalPending:
         result = await body(session)
-        public = result if isinstance(result, ApprovalPending) else user_public(result)
+        public = (result if isinstance(result, ApprovalPending)
+                  else await customers.user_view(result, session))  # fmt: skip
         if claim is not None:
             await claim.complete(session, public)
         return public
@@ -446,6 +452,9 @@ async def delete_user(ctx: Ctx, user_id: int) -> None:
         if till_session is not None:  # a supervisor counts and closes it first
             raise refused(ErrorCode.SESSION_OPEN, "the user has a till session that is not closed",
                           session_id=till_session["_id"])  # fmt: skip
+        if await hold_expiry.any_active(session, [raw["_id"] for raw in open_accounts]):
+            raise refused(ErrorCode.HOLDS_ACTIVE, "the user's accounts have active holds",
+                          user_id=user_id)  # fmt: skip
         if target.role is Role.ADMIN and target.is_active:
             await _guard_last_admin(ctx, target, session)
         now = now_ms()

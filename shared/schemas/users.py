@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, EmailStr, Field
 
 from shared.money import Money
 from shared.schemas.common import AccountStatus, RequestModel, Role, Timestamp
+from shared.schemas.customers import DocumentPublic, KycStatus, Profile
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.\-]{3,32}$")
 
@@ -96,6 +97,10 @@ class UserPublic(BaseModel):
     is_active: bool
     created_at: Timestamp
     updated_at: Timestamp
+    # Customers only (API.md "Customer identification"); null for staff.
+    profile: Profile | None = None
+    documents: list[DocumentPublic] | None = None
+    kyc_status: KycStatus | None = None
 
 
 class AccountSummary(BaseModel):

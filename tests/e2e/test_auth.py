@@ -26,8 +26,9 @@ SERVER_ENV = {
 }
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
+# Version 2 adds the customer identification (null for staff).
 USER_KEYS = {"id", "username", "full_name", "email", "role", "is_active", "created_at",
-             "updated_at"}  # fmt: skip
+             "updated_at", "profile", "documents", "kyc_status"}  # fmt: skip
 TOKEN_KEYS = {"access_token", "token_type", "expires_in", "refresh_token"}
 
 

@@ -50,6 +50,7 @@ from tests.support import (
 )
 from tests.workload import (
     WorkloadResult,
+    check_holds,
     check_invariants,
     open_workload_accounts,
     run_workload,
@@ -150,8 +151,21 @@ def staff(admin: Api, username: str, role: str, password: str) -> Api:
 
 
 def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dict[str, Any]:
-    """Check the workload's invariants, the ledger's, and the branch's tills and sessions."""
+    """Check the workload's invariants, the ledger's, the branch's tills and sessions, and
+    that no approval executed twice."""
     counts = check_invariants(cluster.mongo, result, opening)
+    check_ledger(cluster.mongo)
+    events = Counter(
+        event["details"]["approval_id"]
+        for event in cluster.mongo.audit_events.find(
+            {"action": {"$in": ["money.deposit", "money.withdrawal", "money.transfer"]},
+             "outcome": "ok", "details.approval_id": {"$exists": True}})
+    )  # fmt: skip
+    money = {"action": {"$in": ["deposit", "withdrawal", "transfer"]}}
+    for approval in cluster.mongo.approvals.find(money):
+        executed = approval["status"] == "executed"
+        assert events.get(approval["_id"], 0) == (1 if executed else 0), approval
+        assert approval["status"] != "pending", approval
     branch = check_branch(cluster.mongo, cluster.branch)
     assert branch["sessions"] > 0, branch
     # What every till holds, as a supervisor sees it, is what its legs and its teller say.
@@ -166,7 +180,9 @@ def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dic
     return {**counts, **branch}
 
 
-def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> WorkloadResult:
+def workload(
+    cluster: Cluster, chaos: Callable[[], None] | None = None, *, holds: bool = False
+) -> WorkloadResult:
     """Run the workload on both servers while `chaos` runs in a thread."""
     thread = threading.Thread(target=chaos, daemon=True) if chaos else None
     if thread:
@@ -182,6 +198,7 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
             branch=cluster.branch,
             approvers=cluster.checkers,
             currencies=cluster.currencies,
+            holds=holds,
         )
     )
     if thread:
@@ -191,27 +208,11 @@ def workload(cluster: Cluster, chaos: Callable[[], None] | None = None) -> Workl
     return result
 
 
-def check_all(cluster: Cluster, result: WorkloadResult, opening: Decimal) -> dict[str, Any]:
-    """The workload's invariants, the ledger's, and no approval executed twice."""
-    counts = check_invariants(cluster.mongo, result, opening)
-    check_ledger(cluster.mongo)
-    events = Counter(
-        event["details"]["approval_id"]
-        for event in cluster.mongo.audit_events.find(
-            {"action": {"$in": ["money.deposit", "money.withdrawal", "money.transfer"]},
-             "outcome": "ok", "details.approval_id": {"$exists": True}})
-    )  # fmt: skip
-    money = {"action": {"$in": ["deposit", "withdrawal", "transfer"]}}
-    for approval in cluster.mongo.approvals.find(money):
-        executed = approval["status"] == "executed"
-        assert events.get(approval["_id"], 0) == (1 if executed else 0), approval
-        assert approval["status"] != "pending", approval
-    return counts
-
-
 def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster) -> None:
     opening = cluster.total()
-    result = workload(cluster)
+    # Holds are placed and released on the two servers while debits run: a debit that
+    # read an account before a hold landed on the other server must start over.
+    result = workload(cluster, holds=True)
     assert len(result.committed) + len(result.approved) > 30, result.summary()
     assert {o.kind for o in result.committed} == {"deposit", "withdraw", "transfer"}
     # Part of the movements waited and then happened; the checkers raced for them.
@@ -223,6 +224,8 @@ def test_concurrent_clients_on_two_servers_keep_every_invariant(cluster: Cluster
     # The tellers counted differences that were posted, and moved cash to and from the vault.
     assert counts["differences"] > 0, counts
     assert cluster.branch.decisions["till.variance:executed"] > 0, cluster.branch.decisions
+    holds = check_holds(cluster.mongo, result)
+    assert holds["placed"] > 5, holds
 
 
 def test_killing_a_server_mid_workload_loses_nothing_and_moves_nothing_twice(

@@ -105,6 +105,10 @@ def test_serve_demo_answers_the_seed_curl_and_stops_its_database(tmp_path: Path)
         mine = expect(alice.get("/accounts"), 200)["items"]
         assert {a["owner_name"] for a in mine} == {"Alice Smith"}
         assert any(a["balance"] != "0.00" for a in mine)
+        # Demo customers are identified: a verified passport each (API.md version 2).
+        me = expect(alice.get("/me"), 200)
+        assert me["kyc_status"] == "verified"
+        assert [d["type"] for d in me["documents"]] == ["passport"]
         database_pids = children_of(process.pid)
         assert database_pids, "serve should run `bank-server db` as a child"
         assert (tmp_path / "db" / "bank.sqlite").exists()
@@ -140,6 +144,9 @@ def test_demo_is_idempotent_across_restarts_and_concurrent_starts(tmp_path: Path
         assert sorted(usernames) == sorted(set(usernames))
         assert set(usernames) == {"admin", "teller", "alice", "bob", "carol"}
         assert db.accounts.count_documents({}) == 6
+        for customer in db.users.find({"role": "user"}):
+            assert len(customer["documents"]) == 1, customer["username"]
+            assert customer["documents"][0]["verified_at"] is not None
         assert db.transactions.count_documents({}) == 8
         client.close()
     finally:

@@ -17,8 +17,9 @@ from tests.support import ADMIN_PASSWORD, Api, expect
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]
+# Version 2 adds the customer identification (null for staff).
 USER_KEYS = {"id", "username", "full_name", "email", "role", "is_active", "created_at",
-             "updated_at"}  # fmt: skip
+             "updated_at", "profile", "documents", "kyc_status"}  # fmt: skip
 SUMMARY_KEYS = {"id", "number", "balance", "currency", "status"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 MISSING = 10**9

@@ -35,13 +35,14 @@ AccountId = Annotated[int, Path(ge=1, le=2**62)]
     name="open",
     status_code=201,
     response_model=AccountPublic,
-    responses=errors(401, 403, 404, 429),
+    responses=errors(401, 403, 404, 409, 429),
 )
 async def open_account(ctx: UserCtx, limits: LimitsDep, body: AccountCreate) -> AccountPublic:
     """Open an account (customers for themselves, staff for `owner_id`).
 
     429 `rate_limited` past OPEN_RATE_PER_HOUR users and accounts created by one user
-    (OPEN_RATE_PER_HOUR_PER_IP from one IP).
+    (OPEN_RATE_PER_HOUR_PER_IP from one IP). With KYC_REQUIRED (on in production) the
+    owner, if a customer, must be verified: 409 `kyc_not_verified` otherwise.
     """
     await limits.check_opening(ip=ctx.ip, user_id=ctx.actor_id)
     return await accounts.open_account(ctx, body)

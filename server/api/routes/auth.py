@@ -9,7 +9,7 @@ from fastapi import Form, Header, Request, Response
 from server.api.deps import AnonCtx, LimitsDep, SessionDep, SettingsDep, UserCtx
 from server.api.routes import errors, router
 from server.security import unverified_subject
-from server.services import auth
+from server.services import auth, customers
 from server.services.views import user_public
 from shared.schemas.auth import RefreshRequest, TokenPair
 from shared.schemas.users import UserPublic
@@ -96,4 +96,4 @@ async def logout(ctx: UserCtx, current: SessionDep, limits: LimitsDep) -> Respon
 async def me(ctx: UserCtx) -> UserPublic:
     """Return the signed-in user."""
     assert ctx.actor is not None
-    return user_public(ctx.actor)
+    return await customers.user_view(ctx.actor)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from server.api.deps import AdminCtx, LimitsDep, OptionalCtx, StaffCtx, UserCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
 from server.api.routes import errors, pending, router
-from server.services import users
+from server.services import customers, users
 from server.services.accounts import page_of_accounts
 from server.services.context import Ctx
 from server.services.idempotency import Claim
@@ -87,7 +87,7 @@ async def list_users(
 @routes.get("/{user_id}", name="get", response_model=UserPublic, responses=errors(401, 404))
 async def get_user(ctx: UserCtx, user_id: UserId) -> UserPublic:
     """Return a user the caller may see."""
-    return user_public(await users.visible_user(ctx, user_id, allow_deleted=True))
+    return await customers.user_view(await users.visible_user(ctx, user_id, allow_deleted=True))
 
 
 @routes.put(
@@ -142,7 +142,7 @@ async def delete_user(ctx: AdminCtx, user_id: UserId) -> Response:
 async def user_accounts(ctx: UserCtx, user_id: UserId, params: AccountList) -> Page[AccountPublic]:
     """List one user's accounts."""
     await users.visible_user(ctx, user_id, allow_deleted=True)
-    return await page_of_accounts({"owner_id": user_id}, params)  # a visible user's: all
+    return await page_of_accounts({"owner_id": user_id}, params, ctx)  # a visible user's: all
 
 
 @routes.post(

@@ -17,6 +17,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.documents import Account
 from server.errors import not_found, refused
+from server.services import hold_expiry
+from server.services.context import Ctx
 from server.services.ledger.posting import LegSpec, Line, dec
 from shared.errors import ErrorCode
 from shared.schemas.common import AccountStatus
@@ -37,13 +39,22 @@ class CustomerAccount:
 
     @classmethod
     async def read(
-        cls, account_id: int, business_date: str, session: AsyncClientSession
+        cls,
+        account_id: int,
+        business_date: str,
+        session: AsyncClientSession,
+        *,
+        ctx: Ctx | None = None,
     ) -> CustomerAccount:
-        """Read an account in the transaction, or answer 404."""
+        """Read an account in the transaction (its due holds expired first), or answer 404.
+
+        `ctx` gives the `hold.expired` events the request's id; they have no actor either way.
+        """
         raw = await Account.get_pymongo_collection().find_one({"_id": account_id}, session=session)
         if raw is None:
             raise not_found("account not found")
-        return cls(dict(raw), business_date)
+        current = await hold_expiry.expire_due(ctx, session, dict(raw))
+        return cls(current if current is not None else dict(raw), business_date)
 
     @property
     def id(self) -> int:
@@ -82,7 +93,7 @@ class CustomerAccount:
 
     @property
     def held(self) -> Decimal:
-        """Return the sum of active holds (as stored; expired ones were swept before)."""
+        """Return the sum of active holds (due ones were expired by `read`)."""
         return dec(self.raw.get("held"))
 
     @property
