@@ -11,7 +11,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from desktop import messages
 from desktop.api.client import BankClient, SessionExpired
@@ -20,6 +20,7 @@ from desktop.dialogs.user_form import UserForm, name_problem, password_problem
 from desktop.text import tr
 from desktop.widgets import named
 from desktop.workers import run_task
+from shared.schemas.common import Role
 from shared.schemas.users import UserPublic
 
 
@@ -57,6 +58,14 @@ class EditUserDialog(UserForm):
         self.form.addRow(tr("New &password"), self.password)
         self.form.addRow(tr("Repeat pass&word"), self.confirm)
         self.form.addRow(tr("Sign-in"), unlock_row)
+        # Your own role or password: the server asks for your current password (API.md).
+        me = client.user
+        self.is_self = me is not None and me.id == user.id
+        self.current = named(QLineEdit(), "currentPasswordEdit")
+        self.current.setEchoMode(QLineEdit.EchoMode.Password)
+        self.current.textChanged.connect(self.update_state)
+        if self.is_self:
+            self.form.addRow(tr("Your &current password"), self.current)
         self.built(self.full_name)
 
     def changes(self) -> dict[str, Any]:
@@ -73,7 +82,13 @@ class EditUserDialog(UserForm):
             fields["is_active"] = self.active.isChecked()
         if self.password.text() or self.confirm.text():
             fields["password"] = self.password.text()
+        if self.needs_current(fields) and self.current.text():
+            fields["current_password"] = self.current.text()
         return fields
+
+    def needs_current(self, fields: dict[str, Any]) -> bool:
+        """Tell whether the change is to your own role or password (confirmed by your own)."""
+        return self.is_self and bool({"role", "password"} & fields.keys())
 
     def has_changes(self) -> bool:
         """Tell whether any field differs from the user as loaded."""
@@ -86,9 +101,12 @@ class EditUserDialog(UserForm):
             return names
         if self.password.text() or self.confirm.text():
             problem = password_problem(self.password.text(), self.confirm.text(),
-                                       self.user.username)  # fmt: skip
+                                       self.user.username,
+                                       staff=self.selected_role() is not Role.USER)  # fmt: skip
             if problem:
                 return problem
+        if self.needs_current(self.changes()) and not self.current.text():
+            return tr("Enter your current password to change your own role or password.")
         return None
 
     def notice(self) -> str:

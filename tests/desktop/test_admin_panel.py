@@ -299,10 +299,10 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     confirm.setText("nina.new")
     assert not dialog.ok_button.isEnabled()
     assert "must not be the username" in child(dialog, QLabel, "dialogHint").text()
-    password.setText("nina-pass-1")
+    password.setText("nina-pass-12")  # 12 characters: fit for the staff role she gets next
     assert not dialog.ok_button.isEnabled()
     assert "differ" in dialog.hint.text()
-    confirm.setText("nina-pass-1")
+    confirm.setText("nina-pass-12")
     submit(qtbot, dialog)
     created = expect(admin.get("/users", params={"q": "nina.new"}), 200)["items"]
     assert [(u["username"], u["role"], u["is_active"]) for u in created] == [
@@ -334,11 +334,13 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     assert edit is not None
     edit.password.setText("nina-pass-2")
     assert not edit.ok_button.isEnabled()
+    assert "staff member's password needs 12" in edit.hint.text()  # she is a teller now
+    edit.password.setText("nina-pass-22")
     assert "differ" in edit.hint.text()
-    edit.confirm.setText("nina-pass-2")
+    edit.confirm.setText("nina-pass-22")
     submit(qtbot, edit)
-    assert wire.bodies("PUT", f"/users/{nina}")[-1] == {"password": "nina-pass-2"}
-    anon.login("nina.new", "nina-pass-2").close()
+    assert wire.bodies("PUT", f"/users/{nina}")[-1] == {"password": "nina-pass-22"}
+    anon.login("nina.new", "nina-pass-22").close()
 
     # Three wrong passwords lock the username (they come through a trusted proxy from one
     # address, so the loopback address the other tests sign in from is not locked with it).
@@ -348,7 +350,7 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
 
     for _ in range(3):
         assert sign_in("nope-nope", "203.0.113.7").status_code == 401
-    locked = sign_in("nina-pass-2", "203.0.113.8")  # the right password, from elsewhere
+    locked = sign_in("nina-pass-22", "203.0.113.8")  # the right password, from elsewhere
     assert locked.status_code == 429, locked.text
     assert locked.json()["code"] == "rate_limited"
     qtbot.waitUntil(view.unlock_button.isEnabled, timeout=WAIT_MS)  # the row is back
@@ -356,7 +358,7 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     qtbot.waitUntil(lambda: "Unlocked sign-in" in window.statusBar().currentMessage(),
                     timeout=WAIT_MS)  # fmt: skip
     assert wire.bodies("POST", f"/users/{nina}/unlock") == [None]
-    assert sign_in("nina-pass-2", "203.0.113.8").status_code == 200
+    assert sign_in("nina-pass-22", "203.0.113.8").status_code == 200
     # The audit view shows the unlock when filtered to it.
     panel.tabs.setCurrentWidget(panel.audit)
     audit = panel.audit
@@ -386,7 +388,7 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     assert wire.bodies("PUT", f"/users/{nina}")[-1] == {"is_active": False}
     assert expect(admin.get(f"/users/{nina}"), 200)["is_active"] is False
     assert "user.deactivated" in audit_actions(admin, nina)
-    refused = anon.client.post("/login", data={"username": "nina.new", "password": "nina-pass-2"})
+    refused = anon.client.post("/login", data={"username": "nina.new", "password": "nina-pass-22"})
     assert refused.status_code == 401
 
     # Delete, after a confirmation that names the user; Cancel first changes nothing.
@@ -444,6 +446,9 @@ def test_refused_changes_show_the_server_reason_and_change_nothing(
     edit = view.open_edit_dialog()
     assert edit is not None
     edit.role.setCurrentIndex(edit.role.findData("user"))
+    assert not edit.ok_button.isEnabled()  # your own role: your current password first
+    assert "current password" in edit.hint.text()
+    child(edit, QLineEdit, "currentPasswordEdit").setText(ADMIN_PASSWORD)
     edit.ok_button.click()
     error = child(edit, QLabel, "dialogError")
     qtbot.waitUntil(error.isVisible, timeout=WAIT_MS)

@@ -315,7 +315,7 @@ def test_statement_export_writes_csv_and_pdf_with_progress(
 
     csv_path = tmp_path / "s.csv"
     with qtbot.waitSignal(window.statement_saved, timeout=WAIT_MS) as saved:
-        window.save_statement(str(csv_path), "csv")
+        window.export_statement(str(csv_path), "csv")
         progress = window.findChild(QProgressDialog, "statementProgress")
         assert progress is not None
         assert progress.isVisible()  # shown while the download runs
@@ -329,7 +329,7 @@ def test_statement_export_writes_csv_and_pdf_with_progress(
 
     pdf_path = tmp_path / "s.pdf"
     with qtbot.waitSignal(window.statement_saved, timeout=WAIT_MS) as saved:
-        window.save_statement(str(pdf_path), "pdf")
+        window.export_statement(str(pdf_path), "pdf")
         shown = [
             p for p in window.findChildren(QProgressDialog, "statementProgress") if p.isVisible()
         ]
