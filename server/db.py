@@ -206,7 +206,7 @@ async def check_transactions(client: AsyncMongoClient[Any], name: str) -> None:
 EMBEDDED_GIT_VERSION = "mongoeco"
 
 
-async def is_embedded(client: AsyncMongoClient[Any]) -> bool:
+async def needs_single_writer(client: AsyncMongoClient[Any]) -> bool:
     """Tell whether the server is the embedded database (mongoeco), whose transactions must
     not run concurrently and whose gate runs one at a time across processes.
 
@@ -219,11 +219,15 @@ async def is_embedded(client: AsyncMongoClient[Any]) -> bool:
     return str(info.get("gitVersion", "")).startswith(EMBEDDED_GIT_VERSION)
 
 
+# The business day's close asks the same question: does one transaction run at a time?
+serialises_transactions = needs_single_writer
+
+
 async def init_database(client: AsyncMongoClient[Any], name: str) -> Database:
     """Connect Beanie, create indexes, check that transactions work and find the writer rule."""
     await init_beanie(database=client[name], document_models=list(ALL_DOCUMENTS))
     await check_transactions(client, name)
-    single = await is_embedded(client)
+    single = await needs_single_writer(client)
     log.info("database %s: %s", name, "embedded, one writer per process" if single
              else "MongoDB, concurrent transactions")  # fmt: skip
     return Database(client=client, name=name, single_writer=single, serialises_transactions=single)
@@ -355,5 +359,6 @@ __all__ = [
     "init_database",
     "is_unlabelled_conflict",
     "make_client",
+    "needs_single_writer",
     "serialises_transactions",
 ]

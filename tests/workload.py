@@ -68,6 +68,7 @@ class Outcome:
         if self.status == 201:
             return True
         return self.approval is not None and self.approval["status"] == "executed"
+
     hold_id: int | None = None  # the hold placed or released
 
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from server.api.deps import get_limits
-from server.errors import DomainError
 from server.config import get_settings
+from server.errors import DomainError
 from server.services import audit, idempotency
 from server.services.approvals.gate import SECRETS, ApprovalPending
 from server.services.context import Ctx, Frozen

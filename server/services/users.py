@@ -20,8 +20,8 @@ from server.services.approvals.gate import ApprovalPending, Covered, gate
 from server.services.audit import Action
 from server.services.auth import admit, check_counted_password, revoke_user_sessions
 from server.services.context import Ctx
-from server.services.tills.cash import open_session_of
 from server.services.idempotency import Claim
+from server.services.tills.cash import open_session_of
 from server.services.views import ListParams, from_raw, user_public
 from shared.errors import ErrorCode
 from shared.money import to_cents_str

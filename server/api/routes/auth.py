@@ -10,7 +10,6 @@ from server.api.deps import AnonCtx, LimitsDep, SessionDep, SettingsDep, UserCtx
 from server.api.routes import errors, router
 from server.security import unverified_subject
 from server.services import auth, customers
-from server.services.views import user_public
 from shared.schemas.auth import RefreshRequest, TokenPair
 from shared.schemas.users import UserPublic
 

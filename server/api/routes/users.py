@@ -14,7 +14,7 @@ from server.services import customers, users
 from server.services.accounts import page_of_accounts
 from server.services.context import Ctx
 from server.services.idempotency import Claim
-from server.services.views import ListParams, user_public
+from server.services.views import ListParams
 from shared.schemas.accounts import AccountPublic, AccountSort
 from shared.schemas.common import Page, Role
 from shared.schemas.users import UserCreate, UserPublic, UserSort, UserUpdate, UserWithAccounts

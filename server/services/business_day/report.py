@@ -167,7 +167,7 @@ async def cash_position(trial_balance: dict[str, Any]) -> dict[str, Any]:
         if codes.vault(currency) not in accounts and not tills:
             continue  # no cash of this currency was ever held
         tills.sort(key=lambda till: till.till_id)
-        total = vault + sum((till.cash for till in tills), ZERO)
+        total = vault + sum((till.cash or ZERO for till in tills), ZERO)
         position[currency] = CashPositionCurrency(vault=vault, tills=tills, total=total).model_dump(
             mode="json"
         )
