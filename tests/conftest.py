@@ -34,12 +34,10 @@ from tests.support import (  # noqa: E402
     ServerProcess,
     expect,
     leaked_secrets,
-    lift_thresholds,
     make_first_checker,
     open_till_session,
-    relax_settings_policies,
+    ready_branch,
     remember_secrets,
-    stock_vault,
 )
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -130,12 +128,7 @@ def admin(anon: Api, supervisor: Api) -> Iterator[Api]:
     approvals set their policies back themselves.
     """
     api = anon.login("admin", ADMIN_PASSWORD)
-    if getattr(anon, "branch_ready", False) is False:
-        stock_vault(api, supervisor)
-        lift_thresholds(api, supervisor)
-        relax_settings_policies(api, supervisor)
-        anon.branch_ready = True  # type: ignore[attr-defined]
-    open_till_session(api, api)
+    ready_branch(api, anon, supervisor)
     yield api
     api.close()
 

@@ -324,6 +324,17 @@ def stocked_till(manager: Api, name: str, stock: dict[str, str] | None = None) -
     return dict(till)
 
 
+def ready_branch(admin: Api, anon: Api, supervisor: Api) -> None:
+    """Once per server (marked on its `anon` client): stock the vault, lift the thresholds,
+    relax the settings policies; then give the admin an open session on a till."""
+    if getattr(anon, "branch_ready", False) is False:
+        stock_vault(admin, supervisor)
+        lift_thresholds(admin, supervisor)
+        relax_settings_policies(admin, supervisor)
+        anon.branch_ready = True  # type: ignore[attr-defined]
+    open_till_session(admin, admin)
+
+
 def open_till_session(manager: Api, staff: Api, name: str | None = None) -> dict[str, Any]:
     """Give a staff member an open session on a new, stocked till (made by a supervisor/admin).
 

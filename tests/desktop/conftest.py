@@ -3,14 +3,16 @@ idle locks of the desktops it started are stopped when it ends."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from desktop import app as desktop_app
 from tests import user_state
 from tests.conftest import TEST_HOME
+from tests.support import Api, open_till_session
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +42,24 @@ def stop_idle_locks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for watcher in started:
         watcher.stop()
+
+
+@pytest.fixture(scope="module")
+def make_user(
+    make_user: Callable[..., tuple[dict[str, Any], Api]], admin: Api
+) -> Callable[..., tuple[dict[str, Any], Api]]:
+    """The suite's `make_user`, where a teller at a desktop works a till: an open session.
+
+    Staff cash goes through a till (API.md "Cash needs a till"); `till=False` makes a teller
+    without one, for the screens that open a session.
+    """
+
+    def factory(
+        role: str = "user", *, till: bool = True, **fields: Any
+    ) -> tuple[dict[str, Any], Api]:
+        user, api = make_user(role, **fields)
+        if role == "teller" and till:
+            open_till_session(admin, api)
+        return user, api
+
+    return factory

@@ -16,7 +16,7 @@ from desktop import app as desktop_app
 from desktop.api.client import BankClient
 from desktop.dialogs.login import LoginDialog
 from desktop.main_window import MainWindow
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect
+from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, ready_branch
 
 SERVER_ENV = {"ACCESS_TOKEN_SECONDS": "10"}
 
@@ -41,8 +41,10 @@ class RenewingApi(Api):
 
 
 @pytest.fixture(scope="module")
-def admin(server: ServerProcess) -> Iterator[RenewingApi]:
+def admin(server: ServerProcess, anon: Api, supervisor: Api) -> Iterator[RenewingApi]:
+    """The suite's admin (vault stocked, an open till session), signing in again every 5 s."""
     api = RenewingApi(server.url, "admin", ADMIN_PASSWORD)
+    ready_branch(api, anon, supervisor)
     yield api
     api.close()
 
