@@ -488,7 +488,8 @@ def synthetic_account(account_id: int) -> dict[str, Any]:
         "overdraft_limit": "1000.00", "daily_withdrawal_limit": "10000.00", "status": status,
         "nickname": f"Pot {account_id}" if account_id % 5 == 0 else None,
         "created_at": stamp, "updated_at": stamp,
-        "version": 1,
+        "version": 1, "held": "0.00",
+        "available": f"{Decimal(cents) / 100 + Decimal('1000.00'):.2f}",
     }  # fmt: skip
 
 

@@ -37,6 +37,7 @@ from desktop.dialogs.movement import base as base_module
 from shared.account_number import account_number
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
+from tests.ledger_checks import customer_legs_where
 from tests.support import Api, ServerProcess, expect
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
@@ -139,8 +140,8 @@ def balance(admin: Api, account: AccountPublic) -> Decimal:
 
 
 def entries(mongo: Any, account: AccountPublic, **query: Any) -> int:
-    """Count an account's ledger entries in the database."""
-    return int(mongo["transactions"].count_documents({"account_id": account.id, **query}))
+    """Count an account's ledger entries (its customer legs) in the database."""
+    return len(customer_legs_where(mongo, account_id=account.id, **query))
 
 
 def make_dialog(qtbot: Any, client: BankClient, kind: str, account: AccountPublic,
@@ -383,8 +384,10 @@ def _stub_account(owner: dict[str, Any], **fields: Any) -> AccountPublic:
         "owner_name": owner["full_name"], "account_type": "checking", "currency": "USD",
         "balance": "10.00", "overdraft_limit": "0.00", "daily_withdrawal_limit": "10000.00",
         "status": "active", "nickname": None, "created_at": "2026-01-01T00:00:00.000Z",
-        "updated_at": "2026-01-01T00:00:00.000Z", "version": 1, **fields,
+        "updated_at": "2026-01-01T00:00:00.000Z", "version": 1, "held": "0.00", **fields,
     }  # fmt: skip
+    data.setdefault("available", str(Decimal(str(data["balance"]))
+                                     + Decimal(str(data["overdraft_limit"]))))  # fmt: skip
     return AccountPublic.model_validate(data)
 
 
@@ -645,6 +648,7 @@ def test_write_receipt_needs_no_dialog(alice: dict[str, Any], qapp: Any, tmp_pat
         id=7, from_account_id=99, to_account_id=12, from_number=account.number,
         to_number=account_number(12), amount=Decimal("1250.00"), description=None,
         performed_by=3, created_at=datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
+        business_date="2026-11-29", journal_id=21,
     )  # fmt: skip
     path = tmp_path / "transfer.pdf"
     receipt = Receipt(transfer, account, "transfer", balance_after=Decimal("8.75"))
