@@ -67,8 +67,8 @@ def _names(client: BankClient, ids: set[int], known: dict[int, str]) -> dict[int
         try:
             user = client.get_user(user_id)
             found[user_id] = f"{user.full_name} ({user.username})"
-        except Exception:  # a deleted or hidden user reads as their id
-            found[user_id] = tr("user {id}").format(id=user_id)
+        except Exception:  # staff are hidden from supervisors (API.md "Users"): their id
+            found[user_id] = tr("user no. {id}").format(id=user_id)
     return found
 
 
@@ -105,6 +105,7 @@ class EndOfDayTab(QWidget):
         self.checklist: Checklist | None = None
         self.report: dict[str, Any] | None = None
         self._close_key: str | None = None
+        self._reads = 0
         self._select_after_load: str | None = None  # the day just closed, chosen once listed
         self._canceled = threading.Event()
         self._progress = _Progress(self)
@@ -200,16 +201,19 @@ class EndOfDayTab(QWidget):
 
     def refresh(self) -> None:
         """Read the checklist and the closed days again (off the GUI thread)."""
-        self.refresh_button.setEnabled(False)
-        run_task(load, self.client, dict(self.names), on_done=self._loaded,
+        self._reads += 1
+        read = self._reads  # only the latest read is shown: an older one may be stale
+
+        def loaded(result: tuple[Checklist, dict[int, str]]) -> None:
+            if shiboken6.isValid(self) and read == self._reads:
+                self._loaded(result)
+
+        run_task(load, self.client, dict(self.names), on_done=loaded,
                  on_error=self._load_failed)  # fmt: skip
 
     def _loaded(self, result: tuple[Checklist, dict[int, str]]) -> None:
-        if not shiboken6.isValid(self):
-            return
         checklist, self.names = result
         self.checklist = checklist
-        self.refresh_button.setEnabled(True)
         day = checklist.day
         self.heading.setText(tr("Business day {date} · {status}").format(
             date=day.date, status=text.day_status(day.status)))  # fmt: skip
@@ -221,13 +225,12 @@ class EndOfDayTab(QWidget):
 
     def _load_failed(self, error: BaseException) -> None:
         if shiboken6.isValid(self):
-            self.refresh_button.setEnabled(True)
             self.failed.emit(error)
 
     def _name(self, user_id: int | None) -> str:
         if user_id is None:
             return "—"
-        return self.names.get(user_id) or tr("user {id}").format(id=user_id)
+        return self.names.get(user_id) or tr("user no. {id}").format(id=user_id)
 
     def _show_sessions(self, sessions: list[SessionPublic]) -> None:
         if not sessions:
