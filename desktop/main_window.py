@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTabWidget,
     QVBoxLayout,
@@ -149,8 +150,10 @@ class MainWindow(QMainWindow):
                                    self.open_end_of_day)  # fmt: skip
         self.toolbar = place_actions(self)
         if self.administers:  # supervisors and admins close the business day
-            day_menu = self.menuBar().addMenu(tr("&Day"))
+            help_menu = self.menuBar().actions()[-1]  # the Day menu comes before Help
+            day_menu = QMenu(tr("&Day"), self)
             day_menu.addAction(self.end_of_day_action)
+            self.menuBar().insertMenu(help_menu, day_menu)
         else:
             self.end_of_day_action.setVisible(False)
             self.end_of_day_action.setEnabled(False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -66,8 +68,11 @@ def _heading(words: str) -> str:
 def report_html(report: Mapping[str, Any], user_name: Callable[[int | None], str]) -> str:
     """Return a day's report as HTML: totals, cash, movements, sessions, then the detail."""
     parts = [f"<h2>{html.escape(tr('Business day {date}').format(date=report.get('date')))}</h2>"]
+    closed_at = str(report.get("closed_at", ""))
+    with suppress(ValueError):
+        closed_at = text.time_with_zone(datetime.fromisoformat(closed_at))
     closed = tr("Closed {time} by {name}.").format(
-        time=report.get("closed_at", ""), name=user_name(report.get("closed_by"))
+        time=closed_at, name=user_name(report.get("closed_by"))
     )
     parts.append(f"<p>{html.escape(closed)}</p>")
     trial = report.get("trial_balance") or {}
