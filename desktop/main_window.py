@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTabWidget,
     QVBoxLayout,
@@ -25,19 +26,23 @@ from desktop.dialogs.about import AboutDialog, Places
 from desktop.dialogs.account_admin import AccountAdmin
 from desktop.dialogs.forms import AccountDialog, EditCustomerDialog
 from desktop.dialogs.movement import Kind, MovementDialog, movement_dialog
+from desktop.dialogs.reverse import ReverseDialog
 from desktop.dialogs.user_form import NewUserDialog
 from desktop.statement import StatementExporter
 from desktop.tabs.accounts import AccountsTab
 from desktop.tabs.customers import CustomersTab
+from desktop.tabs.end_of_day import EndOfDayTab
 from desktop.text import tr
 from desktop.widgets import named
 from desktop.widgets.banner import Banner
+from desktop.widgets.day_banner import DayBanner
 from desktop.widgets.files import FileChooser
 from desktop.widgets.lock import WindowLock
 from desktop.widgets.menus import place_actions
 from desktop.workers import run_task
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus, Role
+from shared.schemas.transactions import TransactionPublic, TransferPublic
 from shared.schemas.users import UserPublic
 
 TOKEN_CHECK_MS = 20_000
@@ -141,7 +146,18 @@ class MainWindow(QMainWindow):
         self.logout_action = a("logoutAction", tr("Sign out"), "Ctrl+Shift+Q", self.logout)
         self.admin_actions = (self.freeze_action, self.unfreeze_action, self.limits_action,
                               self.close_account_action)  # fmt: skip
+        self.end_of_day_action = a("endOfDayAction", tr("End of day…"), "Ctrl+Shift+D",
+                                   self.open_end_of_day)  # fmt: skip
         self.toolbar = place_actions(self)
+        if self.administers:  # supervisors and admins close the business day
+            help_menu = self.menuBar().actions()[-1]  # the Day menu comes before Help
+            day_menu = QMenu(tr("&Day"), self)
+            day_menu.addAction(self.end_of_day_action)
+            self.menuBar().insertMenu(help_menu, day_menu)
+        else:
+            self.end_of_day_action.setVisible(False)
+            self.end_of_day_action.setEnabled(False)
+        self.accounts_tab.reverse_action.setVisible(self.is_staff)
         hidden = [] if self.is_staff else [self.new_customer_action, self.edit_customer_action,
                                             self.new_account_action]  # fmt: skip
         if not self.administers:
@@ -167,12 +183,19 @@ class MainWindow(QMainWindow):
         if self.is_staff:
             self.stats_panel = StatsPanel(self.client)
             self.tabs.addTab(self.stats_panel, tr("Statistics"))
+        self.end_of_day: EndOfDayTab | None = None
+        if self.administers:
+            self.end_of_day = EndOfDayTab(self.client, self.files)
+            self.tabs.addTab(self.end_of_day, tr("End of day"))
         if roles.is_admin(self.user.role):
             self.admin_panel = AdminPanel(self.client, self.user)
             self.tabs.addTab(self.admin_panel, tr("Administration"))
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.day_banner = DayBanner(self.client) if self.is_staff else None
+        if self.day_banner is not None:
+            layout.addWidget(self.day_banner)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.lock = WindowLock(self, content)
@@ -207,6 +230,12 @@ class MainWindow(QMainWindow):
         self.statements.saved.connect(self.statement_saved)
         self.statements.failed.connect(self._handle_error)
         self.banner.retry.connect(self.refresh)
+        tab.reverse_requested.connect(self.open_reverse)
+        if self.day_banner is not None:
+            self.day_banner.failed.connect(self._handle_error)
+        if self.end_of_day is not None:
+            self.end_of_day.failed.connect(self._handle_error)
+            self.end_of_day.day_closed.connect(lambda _report: self._day_changed())
         if self.customers_tab is not None:
             customers = self.customers_tab
             customers.new_requested.connect(self.open_customer_dialog)
@@ -296,9 +325,11 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Reload everything from the server, keeping the selected account and customer."""
         self.banner.hide()
-        for panel in (self.stats_panel, self.admin_panel):
+        for panel in (self.stats_panel, self.admin_panel, self.end_of_day):
             if panel is not None and self.tabs.currentWidget() is panel:
                 panel.refresh()
+        if self.day_banner is not None:
+            self.day_banner.refresh()
         self.refresh_lists()
 
     def refresh_lists(self) -> None:
@@ -333,6 +364,35 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def open_reverse(
+        self, movement: TransactionPublic | TransferPublic, account: AccountPublic | None = None
+    ) -> ReverseDialog | None:
+        """Reverse a movement of an account (the one shown) after a confirmation of its legs."""
+        account = account or self.accounts_tab.shown_account()
+        if account is None or not self.is_staff:
+            return None
+        dialog = ReverseDialog(self.client, account, movement, self)
+        dialog.completed.connect(lambda _reversal: self.refresh())
+        dialog.approval_requested.connect(lambda approval: self.show_status(
+            tr("Reversal waits for approval no. {id}").format(id=approval.get("id"))))  # fmt: skip
+        dialog.session_expired.connect(self.session_expired)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_end_of_day(self) -> EndOfDayTab | None:
+        """Show the End of day screen (supervisors and admins) with a fresh checklist."""
+        if self.end_of_day is None:
+            return None
+        self.tabs.setCurrentWidget(self.end_of_day)
+        self.end_of_day.refresh()
+        return self.end_of_day
+
+    def _day_changed(self) -> None:
+        if self.day_banner is not None:
+            self.day_banner.refresh()
+        self.refresh_lists()
 
     def open_customer_dialog(self) -> NewUserDialog:
         """Register a new customer; then offer to open their first account."""

@@ -276,9 +276,12 @@ def _day(code: str) -> Callable[[_Facts, Situation], str]:
 
 
 def _sessions_open(facts: _Facts, _situation: Situation) -> str:
-    ids = facts.get("session_ids") or []
-    return tr("Teller sessions are still open ({count}); close them first.").format(
-        count=plural(len(ids), tr("%n session"), tr("%n sessions"))
+    ids = [str(i) for i in facts.get("session_ids") or []]
+    count = plural(len(ids), tr("%n session"), tr("%n sessions"))
+    if not ids:
+        return tr("Teller sessions are still open; close them first.")
+    return tr("Teller sessions are still open ({count}: no. {ids}); close them first.").format(
+        count=count, ids=", ".join(ids)
     )
 
 

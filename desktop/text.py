@@ -73,6 +73,17 @@ _TRANSACTION_TYPES = {
     "transfer_out": QT_TRANSLATE_NOOP("bank", "Transfer out"),
     "reversal": QT_TRANSLATE_NOOP("bank", "Reversal"),
 }
+_REVERSAL_REASONS = {
+    "teller_error": QT_TRANSLATE_NOOP("bank", "Teller error"),
+    "customer_request": QT_TRANSLATE_NOOP("bank", "Customer request"),
+    "duplicate": QT_TRANSLATE_NOOP("bank", "Duplicate"),
+    "fraud": QT_TRANSLATE_NOOP("bank", "Fraud"),
+    "other": QT_TRANSLATE_NOOP("bank", "Other"),
+}
+_DAY_STATUSES = {
+    "open": QT_TRANSLATE_NOOP("bank", "open"),
+    "closing": QT_TRANSLATE_NOOP("bank", "closing"),
+}
 _AUDIT_ACTIONS = {
     "login.succeeded": QT_TRANSLATE_NOOP("bank", "Signed in"),
     "login.failed": QT_TRANSLATE_NOOP("bank", "Sign-in refused"),
@@ -128,6 +139,8 @@ account_status = Words(_ACCOUNT_STATUSES)  # "Active", "Frozen", "Closed"
 account_status_tip = Words(_STATUS_TIPS, unknown="")  # what a status means for the money
 role = Words(_ROLES)  # "Customer", "Teller", "Supervisor", "Administrator"
 transaction_type = Words(_TRANSACTION_TYPES)  # "Deposit", "Transfer in"
+reversal_reason = Words(_REVERSAL_REASONS)  # "Teller error" for teller_error
+day_status = Words(_DAY_STATUSES)  # "open", "closing" (a business day's)
 audit_action = Words(_AUDIT_ACTIONS)  # "Account frozen" for account.frozen
 target_type = Words(_TARGET_TYPES)  # what an audit event is about: "Account"
 

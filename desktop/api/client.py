@@ -21,9 +21,12 @@ from shared.errors import ErrorCode
 from shared.money import to_cents_str
 from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.admin import AuditEventPublic, DailyStats, Stats
+from shared.schemas.approvals import ApprovalPublic
 from shared.schemas.auth import TokenPair
+from shared.schemas.business_day import BusinessDayPublic, ClosedDay, VerifyResult
 from shared.schemas.common import Page
 from shared.schemas.service import ServiceInfo
+from shared.schemas.tills import SessionPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 from shared.schemas.users import UserPublic, UserWithAccounts
 
@@ -98,6 +101,9 @@ _PAGE_OF_TRANSACTIONS = TypeAdapter(Page[TransactionPublic])
 _PAGE_OF_USERS = TypeAdapter(Page[UserPublic])
 _PAGE_OF_USERS_WITH_ACCOUNTS = TypeAdapter(Page[UserWithAccounts])
 _PAGE_OF_AUDIT_EVENTS = TypeAdapter(Page[AuditEventPublic])
+_PAGE_OF_SESSIONS = TypeAdapter(Page[SessionPublic])
+_PAGE_OF_APPROVALS = TypeAdapter(Page[ApprovalPublic])
+_PAGE_OF_CLOSED_DAYS = TypeAdapter(Page[ClosedDay])
 
 
 def new_idempotency_key() -> str:
@@ -400,6 +406,71 @@ class BankClient:
             body["description"] = description
         response = self._authed("POST", "/transfers", json=body, headers={"Idempotency-Key": key})
         return TransferPublic.model_validate(response.json())
+
+    # -- business day and reversals (API.md "Business day", "Reversals") ----------------
+
+    def business_day(self) -> BusinessDayPublic:
+        """Return the open business date and today's calendar date (staff)."""
+        return BusinessDayPublic.model_validate(self._authed("GET", "/business-day").json())
+
+    def reverse(self, transaction_id: int, reason_code: str, note: str | None,
+                key: str) -> TransactionPublic:  # fmt: skip
+        """Reverse a movement under an Idempotency-Key; ApprovalRequired when it waits (202)."""
+        body: dict[str, Any] = {"reason_code": reason_code}
+        if note:
+            body["note"] = note
+        response = self._authed("POST", f"/transactions/{transaction_id}/reverse", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return TransactionPublic.model_validate(response.json())
+
+    def day_sessions(self, status: str) -> Page[SessionPublic]:
+        """Return the teller sessions in a status, newest first (supervisor, admin)."""
+        response = self._authed("GET", "/sessions", params={"status": status, "limit": 200})
+        return _PAGE_OF_SESSIONS.validate_python(response.json())
+
+    def day_pending_approvals(self) -> Page[ApprovalPublic]:
+        """Return the pending approvals, which expire when the day closes (supervisor, admin)."""
+        response = self._authed("GET", "/approvals", params={"status": "pending", "limit": 200})
+        return _PAGE_OF_APPROVALS.validate_python(response.json())
+
+    def close_business_day(self, date: str, key: str) -> dict[str, Any]:
+        """Close the open business date; return the sealed report (supervisor, admin)."""
+        response = self._authed("POST", "/business-day/close", json={"date": date},
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        report: dict[str, Any] = response.json()
+        return report
+
+    def closed_days(self, **params: Any) -> Page[ClosedDay]:
+        """Return a page of the closed business days, newest first (supervisor, admin)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", "/business-days", params=clean)
+        return _PAGE_OF_CLOSED_DAYS.validate_python(response.json())
+
+    def day_report(self, date: str) -> dict[str, Any]:
+        """Return a closed day's stored report as JSON (supervisor, admin)."""
+        response = self._authed("GET", f"/business-days/{date}/report")
+        report: dict[str, Any] = response.json()
+        return report
+
+    def day_report_file(self, date: str, fmt: str) -> Iterator[bytes]:
+        """Stream a closed day's report as PDF or CSV in chunks (supervisor, admin)."""
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        try:
+            with self._http.stream(
+                "GET", f"/business-days/{date}/report", params={"format": fmt}, headers=headers
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    body = response.json()
+                    raise ApiError(response.status_code, str(body.get("code")),
+                                   body.get("detail"), body.get("context"))  # fmt: skip
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise NetworkError(f"cannot reach the server at {self.base_url}") from exc
+
+    def verify_days(self) -> VerifyResult:
+        """Check every closed day's hash, chain and figures (supervisor, admin)."""
+        return VerifyResult.model_validate(self._authed("GET", "/business-days/verify").json())
 
 
 def _approved(response: httpx.Response) -> httpx.Response:

@@ -14,14 +14,21 @@ from desktop.models.paging import FOREGROUND, TOOLTIP, PagedTableModel
 from desktop.text import QT_TRANSLATE_NOOP, tr
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import Page, iso_utc_ms
-from shared.schemas.transactions import TransactionPublic, TransactionType
-
-CREDITS = frozenset({TransactionType.DEPOSIT, TransactionType.TRANSFER_IN})
+from shared.schemas.transactions import Direction, TransactionPublic, TransactionType
 
 
 def is_credit(item: TransactionPublic) -> bool:
-    """Tell whether an entry brought money into the account."""
-    return item.type in CREDITS
+    """Tell whether an entry brought money into the account (a reversal either way)."""
+    return item.direction is Direction.CREDIT
+
+
+def type_text(item: TransactionPublic) -> str:
+    """Return an entry's kind, linked to its reversal: "Deposit · reversed", "Reversal of no. 7"."""
+    if item.type is TransactionType.REVERSAL and item.reverses_id is not None:
+        return tr("Reversal of no. {id}").format(id=item.reverses_id)
+    if item.reversed_by is not None:
+        return tr("{type} · reversed").format(type=text.transaction_type(item.type))
+    return text.transaction_type(item.type)
 
 
 def signed_amount(item: TransactionPublic) -> str:
@@ -116,7 +123,7 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
     def _describe(item: TransactionPublic) -> tuple[str, ...]:
         return (
             text.time_text(item.created_at),
-            text.transaction_type(item.type),
+            type_text(item),
             item.description or "",
             item.counterparty_number or "",
             signed_amount(item),
@@ -126,6 +133,8 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
     def _role_data(self, item: TransactionPublic, column: int, role: int) -> Any:
         if role == FOREGROUND:
             colors = theme.colors()
+            if item.reversed_by is not None:  # undone: read, but not counted at a glance
+                return colors.muted
             if column == self.Column.AMOUNT:
                 return colors.positive if is_credit(item) else colors.negative
             if column == self.Column.BALANCE and item.balance_after < 0:
@@ -139,7 +148,12 @@ class TransactionsModel(PagedTableModel[TransactionPublic]):
         if column == self.Column.DATE:
             return text.time_with_zone(item.created_at)
         if column == self.Column.TYPE:
-            return tr("Entry no. {id}").format(id=item.id)
+            entry = tr("Entry no. {id}").format(id=item.id)
+            if item.reversed_by is not None:
+                return entry + " " + tr("Reversed by entry no. {id}.").format(id=item.reversed_by)
+            if item.reverses_id is not None:
+                return entry + " " + tr("Reverses entry no. {id}.").format(id=item.reverses_id)
+            return entry
         if column == self.Column.DESCRIPTION and item.description:
             return item.description
         if column == self.Column.COUNTERPARTY and item.transfer_id is not None:

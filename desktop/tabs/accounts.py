@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop import text
 from desktop.api.client import BankClient
+from desktop.dialogs.reverse import not_reversible
 from desktop.models.accounts import AccountsModel
 from desktop.models.paging import MAX_PAGE_SIZE
 from desktop.models.transactions import TransactionsModel
@@ -36,6 +37,7 @@ class AccountsTab(QWidget):
     """Accounts on the left; the chosen account's head, chart and history on the right."""
 
     account_changed = Signal(object)  # the AccountPublic shown, or None
+    reverse_requested = Signal(object)  # the TransactionPublic of the history row to reverse
 
     def __init__(
         self, client: BankClient, *, administers: bool, parent: QWidget | None = None
@@ -58,6 +60,9 @@ class AccountsTab(QWidget):
         self.chart.setObjectName("balanceChart")
         self.history = PagedTable("transactionsTable", self.transactions_model)
         self.menu_actions: list[QAction | None] = []  # the table's context menu (None: a line)
+        # The history's context menu; the window hides it from customers.
+        self.reverse_action = named(QAction(tr("Reverse…"), self), "reverseAction")
+        self.reverse_action.triggered.connect(lambda _checked=False: self._reverse_row())
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self._build()
         self._wire()
@@ -82,6 +87,7 @@ class AccountsTab(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
     def _wire(self) -> None:
         self.search.settled.connect(lambda _text: self.apply_search())
@@ -90,6 +96,7 @@ class AccountsTab(QWidget):
         # A reset clears the selection without a signal: the detail side must follow it.
         self.accounts_model.modelReset.connect(lambda: self.show_account(None))
         self.table.customContextMenuRequested.connect(self._context_menu)
+        self.history.customContextMenuRequested.connect(self._history_menu)
         self.accounts_model.total_changed.connect(
             lambda total: self.count.setText(plural(total, tr("%n account"), tr("%n accounts")))
         )
@@ -171,3 +178,23 @@ class AccountsTab(QWidget):
             elif action.isVisible():
                 menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def _history_menu(self, position: QPoint) -> None:
+        index = self.history.indexAt(position)
+        item = self.transactions_model.transaction_at(index.row()) if index.isValid() else None
+        if item is None or not self.reverse_action.isVisible():
+            return
+        self.history.setCurrentIndex(index)
+        why = not_reversible(item)
+        self.reverse_action.setEnabled(why is None)
+        self.reverse_action.setToolTip(why or tr("Post the mirror of this whole movement"))
+        menu = named(QMenu(self), "historyMenu")
+        menu.setToolTipsVisible(True)
+        menu.addAction(self.reverse_action)
+        menu.popup(self.history.viewport().mapToGlobal(position))
+
+    def _reverse_row(self) -> None:
+        index = self.history.currentIndex()
+        item = self.transactions_model.transaction_at(index.row()) if index.isValid() else None
+        if item is not None and not_reversible(item) is None:
+            self.reverse_requested.emit(item)

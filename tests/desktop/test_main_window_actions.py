@@ -46,9 +46,11 @@ ACTIONS = {
     "logoutAction": "sign out",
 }
 # Triggered as QActions in their own modules: test_account_admin.py (freeze, unfreeze,
-# limits, close), test_about_and_theme.py (about), test_customer_flow.py (find).
+# limits, close), test_about_and_theme.py (about), test_customer_flow.py (find),
+# test_day_ui.py (end of day).
 ACTIONS_TESTED_ELSEWHERE = {"freezeAction", "unfreezeAction", "limitsAction",
-                            "closeAccountAction", "aboutAction", "findAction"}  # fmt: skip
+                            "closeAccountAction", "aboutAction", "findAction",
+                            "endOfDayAction"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
