@@ -21,6 +21,7 @@ from shared.errors import ErrorCode
 from shared.money import to_cents_str
 from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.admin import AuditEventPublic, DailyStats, Stats
+from shared.schemas.approvals import ApprovalPublic, PolicyPublic
 from shared.schemas.auth import TokenPair
 from shared.schemas.common import Page
 from shared.schemas.service import ServiceInfo
@@ -98,6 +99,8 @@ _PAGE_OF_TRANSACTIONS = TypeAdapter(Page[TransactionPublic])
 _PAGE_OF_USERS = TypeAdapter(Page[UserPublic])
 _PAGE_OF_USERS_WITH_ACCOUNTS = TypeAdapter(Page[UserWithAccounts])
 _PAGE_OF_AUDIT_EVENTS = TypeAdapter(Page[AuditEventPublic])
+_PAGE_OF_APPROVALS = TypeAdapter(Page[ApprovalPublic])
+_PAGE_OF_POLICIES = TypeAdapter(Page[PolicyPublic])
 
 
 def new_idempotency_key() -> str:
@@ -400,6 +403,45 @@ class BankClient:
             body["description"] = description
         response = self._authed("POST", "/transfers", json=body, headers={"Idempotency-Key": key})
         return TransferPublic.model_validate(response.json())
+
+    # -- approvals (maker-checker) -----------------------------------------------------
+
+    def approval_policies(self) -> Page[PolicyPublic]:
+        """Return every approval policy (staff)."""
+        response = self._authed("GET", "/approval-policies", params={"limit": 200})
+        return _PAGE_OF_POLICIES.validate_python(response.json())
+
+    def update_policy(self, action: str, version: int, **fields: Any) -> PolicyPublic:
+        """Change a policy (admin) at its version; a weakening one raises ApprovalRequired."""
+        body = {**fields, "version": version}
+        response = self._authed("PUT", f"/approval-policies/{action}", json=body)
+        return PolicyPublic.model_validate(response.json())
+
+    def approvals(self, **params: Any) -> Page[ApprovalPublic]:
+        """Return a page of approvals, newest first (status, action, maker_id filters)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", "/approvals", params=clean)
+        return _PAGE_OF_APPROVALS.validate_python(response.json())
+
+    def approval(self, approval_id: int) -> ApprovalPublic:
+        """Return one approval as it is now."""
+        response = self._authed("GET", f"/approvals/{approval_id}")
+        return ApprovalPublic.model_validate(response.json())
+
+    def approve(self, approval_id: int) -> ApprovalPublic:
+        """Approve; the last approval executes the request (its `result` says how)."""
+        response = self._authed("POST", f"/approvals/{approval_id}/approve", json={})
+        return ApprovalPublic.model_validate(response.json())
+
+    def reject_approval(self, approval_id: int, reason: str) -> ApprovalPublic:
+        """Reject with a reason: nothing of the request happens."""
+        response = self._authed("POST", f"/approvals/{approval_id}/reject", json={"reason": reason})
+        return ApprovalPublic.model_validate(response.json())
+
+    def cancel_approval(self, approval_id: int) -> ApprovalPublic:
+        """Withdraw one's own pending request."""
+        response = self._authed("POST", f"/approvals/{approval_id}/cancel")
+        return ApprovalPublic.model_validate(response.json())
 
 
 def _approved(response: httpx.Response) -> httpx.Response:
