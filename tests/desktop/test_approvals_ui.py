@@ -50,19 +50,21 @@ def test_the_flow_waits_for_approval_then_ends_done_or_back_to_editing() -> None
     request = MovementRequest("deposit", 7, None, Decimal("5000.00"), None)
     flow.edited(request)
     flow.press()
-    sent, key = flow.send()
+    _sent, key = flow.send()
     flow.awaiting(31)
     assert (flow.step, flow.approval_id, flow.editable, flow.can_press) == (
         Step.PENDING, 31, False, False)  # fmt: skip
     flow.edited(None)  # the form is frozen while it waits
-    assert flow.request == request and flow.key_for(request) is None  # the approval holds it
+    assert flow.request == request
+    assert flow.key_for(request) is None
     flow.not_approved("Rejected: no ID.")
     assert (flow.step, flow.error, flow.editable) == (Step.EDITING, "Rejected: no ID.", True)
     flow.press()
     assert flow.send()[1] != key  # asked again: a new request with a new key
     flow.awaiting(32)
     flow.approved()
-    assert flow.step is Step.DONE and flow.error is None
+    assert flow.step is Step.DONE
+    assert flow.error is None
     flow.not_approved("late")  # a decision after the end changes nothing
     assert flow.step is Step.DONE
 
@@ -167,7 +169,8 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     window = teller_window(qtbot, server, teller)
     dialog = deposit_until_pending(qtbot, window, account, "5000")
     panel = dialog.pending_panel
-    assert panel is not None and panel.isVisible()
+    assert panel is not None
+    assert panel.isVisible()
     number = dialog.flow.approval_id
     words = panel.label.text()
     assert words.startswith(f"Waiting for approval no. {number}: ")
@@ -176,7 +179,8 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     assert "Who can approve: A supervisor or an administrator other than the one who asked." \
         in words  # fmt: skip
     assert not dialog.findChild(QLabel, "dialogError").isVisible()  # not an error
-    assert not ok_of(dialog).isVisible() and panel.approve_here_button.isVisible()
+    assert not ok_of(dialog).isVisible()
+    assert panel.approve_here_button.isVisible()
     assert balance(admin, account) == Decimal("100.00")  # nothing moved yet
     dialog.grab().save(str(SHOTS / "ui-approvals-pending.png"))
 
@@ -187,10 +191,14 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     select_approval(qtbot, tab, number)
     row = tab.model.row_of(number)
     cells = [tab.model.index(row, c).data() for c in range(8)]
-    assert cells[0] == str(number) and cells[1] == "Deposit" and cells[4] == "5,000.00 USD"
+    assert cells[0] == str(number)
+    assert cells[1] == "Deposit"
+    assert cells[4] == "5,000.00 USD"
     assert cells[3] == teller["username"] or cells[3] == f"user no. {teller['id']}"
-    assert cells[5] == account.number and cells[7] == "Waiting"
-    assert tab.approve_button.isEnabled() and tab.reject_button.isEnabled()
+    assert cells[5] == account.number
+    assert cells[7] == "Waiting"
+    assert tab.approve_button.isEnabled()
+    assert tab.reject_button.isEnabled()
     checker.grab().save(str(SHOTS / "ui-approvals-queue.png"))
 
     tab.approve_button.click()
@@ -207,7 +215,8 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     assert "Balance now: 5,100.00 USD." in result
     assert dialog.receipt_button.isVisible()
     path = dialog.save_receipt(SHOTS / "ui-approvals-receipt.pdf")
-    assert path is not None and path.read_bytes().startswith(b"%PDF")
+    assert path is not None
+    assert path.read_bytes().startswith(b"%PDF")
     assert deposits_of(admin, account, "5000.00") == 1
     dialog.close_button.click()
     window.close()
@@ -245,7 +254,8 @@ def test_approve_here_signs_the_supervisor_in_on_a_second_client(
     assert balance(admin, account) == Decimal("2600.00")
     assert deposits_of(admin, account, "2500.00") == 1
     # The teller's session is untouched; the supervisor's ended at once.
-    assert teller_client.user is not None and teller_client.user.username == teller["username"]
+    assert teller_client.user is not None
+    assert teller_client.user.username == teller["username"]
     assert teller_client.me().username == teller["username"]
     events = expect(admin.get("/audit", params={"actor_id": user_id(supervisor),
                                                 "action": "logout", "limit": 5}), 200)  # fmt: skip
@@ -285,7 +295,8 @@ def test_a_rejection_carries_its_reason_to_the_teller(
     assert dialog.findChild(QLabel, "dialogError").text() == (
         f"Approval no. {number} was rejected: No identity document shown. No money moved."
     )
-    assert dialog.amount_edit.isEnabled() and ok_of(dialog).isVisible()
+    assert dialog.amount_edit.isEnabled()
+    assert ok_of(dialog).isVisible()
 
     # Decided ones stay in the queue with their status and reason.
     tab.status_filter.setCurrentIndex(tab.status_filter.findData("rejected"))
@@ -376,7 +387,8 @@ def test_admins_edit_policies_and_a_weakening_waits_for_approval(
     with qtbot.waitSignal(dialog.completed, timeout=WAIT_MS):
         save.click()
     after = policy_of(admin, "withdrawal")
-    assert after["approvals_required"] == 2 and after["threshold"]["USD"] == "800.00"
+    assert after["approvals_required"] == 2
+    assert after["threshold"]["USD"] == "800.00"
     assert after["version"] == before["version"] + 1
     qtbot.waitUntil(lambda: view.table.item(row, 2).text() == "2 approvals", timeout=WAIT_MS)
 
