@@ -153,9 +153,7 @@ class PoliciesView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(False)
-        self.table.horizontalHeader().setSectionResizeMode(3, self.table.horizontalHeader()
-                                                           .ResizeMode.Stretch)  # fmt: skip
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.edit_button = named(QPushButton(tr("Edit…")), "editPolicyButton")
         self.refresh_button = named(QPushButton(tr("Refresh")), "refreshPoliciesButton")
         self.edit_button.clicked.connect(self.open_edit_dialog)

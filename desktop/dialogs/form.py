@@ -181,6 +181,7 @@ class FormDialog(QDialog):
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)
         layout.insertWidget(layout.indexOf(self.error), self.pending_panel)
+        self.adjustSize()
         return True
 
     def _approval_decided(self, approval: Any) -> None:

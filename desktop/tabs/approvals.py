@@ -41,6 +41,9 @@ _NAMES_LOCK = threading.Lock()
 
 def _maker_name(client: BankClient, user_id: int) -> str | None:
     """Return a maker's username, asking the server once (worker thread)."""
+    me = client.user
+    if me is not None and me.id == user_id:
+        return tr("{username} (you)").format(username=me.username)
     key = (client.base_url, user_id)
     with _NAMES_LOCK:
         if key in _NAMES:

@@ -182,6 +182,7 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     assert not ok_of(dialog).isVisible()
     assert panel.approve_here_button.isVisible()
     assert balance(admin, account) == Decimal("100.00")  # nothing moved yet
+    qtbot.wait(200)  # let the layout settle before the picture
     dialog.grab().save(str(SHOTS / "ui-approvals-pending.png"))
 
     checker = open_window(qtbot, server, "super", SUPERVISOR_PASSWORD)
@@ -199,6 +200,7 @@ def test_a_large_deposit_waits_and_a_supervisor_approves_it_in_the_queue(
     assert cells[7] == "Waiting"
     assert tab.approve_button.isEnabled()
     assert tab.reject_button.isEnabled()
+    qtbot.wait(200)  # let the layout settle before the picture
     checker.grab().save(str(SHOTS / "ui-approvals-queue.png"))
 
     tab.approve_button.click()
@@ -235,6 +237,7 @@ def test_approve_here_signs_the_supervisor_in_on_a_second_client(
     panel.approve_here_button.click()
     here = next(d for d in panel.findChildren(ApproveHereDialog) if d.isVisible())
     assert not ok_of(here).isEnabled()  # both fields first
+    qtbot.wait(200)  # let the layout settle before the picture
     here.grab().save(str(SHOTS / "ui-approvals-approve-here.png"))
 
     # A wrong password: refused in words, nothing moves, the form asks again.
@@ -373,6 +376,7 @@ def test_admins_edit_policies_and_a_weakening_waits_for_approval(
     row = next(i for i, p in enumerate(view.policies) if p.action.value == "withdrawal")
     view.table.selectRow(row)
     assert view.table.item(row, 0).text() == "Withdrawal"
+    qtbot.wait(200)  # let the layout settle before the picture
     window.grab().save(str(SHOTS / "ui-approvals-policies.png"))
 
     # Stronger: two approvals and a lower USD threshold, saved at once.
@@ -404,6 +408,7 @@ def test_admins_edit_policies_and_a_weakening_waits_for_approval(
     assert words.startswith("Waiting for approval no. ")
     assert "Weaken the approval policy withdrawal" in words
     assert policy_of(admin, "withdrawal")["enabled"] is True  # not yet
+    qtbot.wait(200)  # let the layout settle before the picture
     dialog.grab().save(str(SHOTS / "ui-approvals-policy-pending.png"))
     number = dialog.pending_panel.approval.id
     expect(supervisor.post(f"/approvals/{number}/approve", json={}), 200)

@@ -357,6 +357,7 @@ class MovementDialog(QDialog):
         self.pending_panel.session_expired.connect(self.session_expired)
         self._approval_area.addWidget(self.pending_panel)
         self._render()
+        self.adjustSize()  # grow to the panel's wrapped lines
         self.pending_panel.approve_here_button.setFocus()
 
     def _approval_decided(self, approval: ApprovalPublic) -> None:
