@@ -30,6 +30,7 @@ from desktop.dialogs.reverse import ReverseDialog
 from desktop.dialogs.user_form import NewUserDialog
 from desktop.statement import StatementExporter
 from desktop.tabs.accounts import AccountsTab
+from desktop.tabs.approvals import ApprovalsTab, badge_title
 from desktop.tabs.customers import CustomersTab
 from desktop.tabs.end_of_day import EndOfDayTab
 from desktop.text import tr
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         # Owned by the window: a page that arrives after the window is gone is dropped.
         self.accounts_tab = AccountsTab(client, administers=self.administers)
         self.customers_tab = CustomersTab(client) if self.is_staff else None
+        self.approvals_tab = ApprovalsTab(client, user) if self.is_staff else None
         self.account_admin = AccountAdmin(client, self)
         self.statements = StatementExporter(client, self.files, self)
         # The parts tests and tools reach for, by the names they always had.
@@ -183,6 +185,8 @@ class MainWindow(QMainWindow):
         if self.is_staff:
             self.stats_panel = StatsPanel(self.client)
             self.tabs.addTab(self.stats_panel, tr("Statistics"))
+        if self.approvals_tab is not None:
+            self.tabs.addTab(self.approvals_tab, badge_title(None))
         self.end_of_day: EndOfDayTab | None = None
         if self.administers:
             self.end_of_day = EndOfDayTab(self.client, self.files)
@@ -236,6 +240,11 @@ class MainWindow(QMainWindow):
         if self.end_of_day is not None:
             self.end_of_day.failed.connect(self._handle_error)
             self.end_of_day.day_closed.connect(lambda _report: self._day_changed())
+        if (approvals := self.approvals_tab) is not None:
+            approvals.pending_changed.connect(lambda n: self.tabs.setTabText(
+                self.tabs.indexOf(approvals), badge_title(n)))  # fmt: skip
+            approvals.message.connect(self.show_status)
+            approvals.failed.connect(self._handle_error)
         if self.customers_tab is not None:
             customers = self.customers_tab
             customers.new_requested.connect(self.open_customer_dialog)
@@ -325,7 +334,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Reload everything from the server, keeping the selected account and customer."""
         self.banner.hide()
-        for panel in (self.stats_panel, self.admin_panel, self.end_of_day):
+        for panel in (self.stats_panel, self.admin_panel, self.approvals_tab, self.end_of_day):
             if panel is not None and self.tabs.currentWidget() is panel:
                 panel.refresh()
         if self.day_banner is not None:
@@ -358,6 +367,8 @@ class MainWindow(QMainWindow):
                                  accounts=self.accounts_model.items(), files=self.files,
                                  parent=self)  # fmt: skip
         dialog.completed.connect(lambda _result: self.refresh())
+        if self.approvals_tab is not None:  # a movement may have joined or left the queue
+            dialog.finished.connect(lambda _code, tab=self.approvals_tab: tab.refresh())
         # An unknown outcome may still have moved money: show the server's balances after.
         dialog.finished.connect(lambda _code: self.refresh() if dialog.outcome_unknown else None)
         dialog.session_expired.connect(self.session_expired)

@@ -109,6 +109,30 @@ _TARGET_TYPES = {
     "transfer": QT_TRANSLATE_NOOP("bank", "Transfer"),
 }
 
+_APPROVAL_STATUSES = {
+    "pending": QT_TRANSLATE_NOOP("bank", "Waiting"),
+    "executed": QT_TRANSLATE_NOOP("bank", "Approved and done"),
+    "failed": QT_TRANSLATE_NOOP("bank", "Approved, refused when done"),
+    "rejected": QT_TRANSLATE_NOOP("bank", "Rejected"),
+    "cancelled": QT_TRANSLATE_NOOP("bank", "Cancelled"),
+    "expired": QT_TRANSLATE_NOOP("bank", "Expired"),
+}
+_APPROVAL_ACTIONS = {
+    "deposit": QT_TRANSLATE_NOOP("bank", "Deposit"),
+    "withdrawal": QT_TRANSLATE_NOOP("bank", "Withdrawal"),
+    "transfer": QT_TRANSLATE_NOOP("bank", "Transfer"),
+    "reversal": QT_TRANSLATE_NOOP("bank", "Reversal"),
+    "till.variance": QT_TRANSLATE_NOOP("bank", "Till difference"),
+    "till.receive": QT_TRANSLATE_NOOP("bank", "Cash into or out of a till"),
+    "vault.transfer": QT_TRANSLATE_NOOP("bank", "Vault and till cash"),
+    "vault.cash": QT_TRANSLATE_NOOP("bank", "Vault cash in or out"),
+    "hold.release": QT_TRANSLATE_NOOP("bank", "Release of a hold"),
+    "account.limits": QT_TRANSLATE_NOOP("bank", "Raise account limits"),
+    "account.unfreeze": QT_TRANSLATE_NOOP("bank", "Unfreeze account"),
+    "user.role": QT_TRANSLATE_NOOP("bank", "Role change"),
+    "policy.update": QT_TRANSLATE_NOOP("bank", "Weaken an approval policy"),
+}
+
 
 class Words:
     """Codes and the words they read as; calling the table words a code.
@@ -143,6 +167,8 @@ reversal_reason = Words(_REVERSAL_REASONS)  # "Teller error" for teller_error
 day_status = Words(_DAY_STATUSES)  # "open", "closing" (a business day's)
 audit_action = Words(_AUDIT_ACTIONS)  # "Account frozen" for account.frozen
 target_type = Words(_TARGET_TYPES)  # what an audit event is about: "Account"
+approval_status = Words(_APPROVAL_STATUSES)  # "Waiting", "Rejected"
+approval_action = Words(_APPROVAL_ACTIONS)  # "Deposit", "Role change"
 
 
 def yes_no(value: bool) -> str:

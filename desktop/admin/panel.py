@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 from desktop.admin.audit_model import AuditModel
 from desktop.admin.audit_view import AuditView
 from desktop.admin.models import ClientSource, UsersModel, as_source
+from desktop.admin.policies import PoliciesView
 from desktop.admin.users_view import UsersView
 from desktop.api.client import BankClient
 from desktop.text import tr
@@ -33,6 +34,10 @@ class AdminPanel(QWidget):
         self.tabs = named(QTabWidget(), "adminTabs")
         self.tabs.addTab(self.users, tr("Users"))
         self.tabs.addTab(self.audit, tr("Audit trail"))
+        self.policies = PoliciesView(source)
+        self.tabs.addTab(self.policies, tr("Approval policies"))
+        self.policies.failed.connect(self.failed)
+        self.policies.message.connect(self.message)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -73,5 +78,7 @@ class AdminPanel(QWidget):
         """Reload the list in view."""
         if self.tabs.currentWidget() is self.users:
             self.users.refresh()
+        elif self.tabs.currentWidget() is self.policies:
+            self.policies.refresh()
         else:
             self.audit.model.refresh()

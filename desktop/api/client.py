@@ -21,7 +21,7 @@ from shared.errors import ErrorCode
 from shared.money import to_cents_str
 from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.admin import AuditEventPublic, DailyStats, Stats
-from shared.schemas.approvals import ApprovalPublic
+from shared.schemas.approvals import ApprovalPublic, PolicyPublic
 from shared.schemas.auth import TokenPair
 from shared.schemas.business_day import BusinessDayPublic, ClosedDay, VerifyResult
 from shared.schemas.common import Page
@@ -104,6 +104,7 @@ _PAGE_OF_AUDIT_EVENTS = TypeAdapter(Page[AuditEventPublic])
 _PAGE_OF_SESSIONS = TypeAdapter(Page[SessionPublic])
 _PAGE_OF_APPROVALS = TypeAdapter(Page[ApprovalPublic])
 _PAGE_OF_CLOSED_DAYS = TypeAdapter(Page[ClosedDay])
+_PAGE_OF_POLICIES = TypeAdapter(Page[PolicyPublic])
 
 
 def new_idempotency_key() -> str:
@@ -471,6 +472,45 @@ class BankClient:
     def verify_days(self) -> VerifyResult:
         """Check every closed day's hash, chain and figures (supervisor, admin)."""
         return VerifyResult.model_validate(self._authed("GET", "/business-days/verify").json())
+
+    # -- approvals (maker-checker) -----------------------------------------------------
+
+    def approval_policies(self) -> Page[PolicyPublic]:
+        """Return every approval policy (staff)."""
+        response = self._authed("GET", "/approval-policies", params={"limit": 200})
+        return _PAGE_OF_POLICIES.validate_python(response.json())
+
+    def update_policy(self, action: str, version: int, **fields: Any) -> PolicyPublic:
+        """Change a policy (admin) at its version; a weakening one raises ApprovalRequired."""
+        body = {**fields, "version": version}
+        response = self._authed("PUT", f"/approval-policies/{action}", json=body)
+        return PolicyPublic.model_validate(response.json())
+
+    def approvals(self, **params: Any) -> Page[ApprovalPublic]:
+        """Return a page of approvals, newest first (status, action, maker_id filters)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", "/approvals", params=clean)
+        return _PAGE_OF_APPROVALS.validate_python(response.json())
+
+    def approval(self, approval_id: int) -> ApprovalPublic:
+        """Return one approval as it is now."""
+        response = self._authed("GET", f"/approvals/{approval_id}")
+        return ApprovalPublic.model_validate(response.json())
+
+    def approve(self, approval_id: int) -> ApprovalPublic:
+        """Approve; the last approval executes the request (its `result` says how)."""
+        response = self._authed("POST", f"/approvals/{approval_id}/approve", json={})
+        return ApprovalPublic.model_validate(response.json())
+
+    def reject_approval(self, approval_id: int, reason: str) -> ApprovalPublic:
+        """Reject with a reason: nothing of the request happens."""
+        response = self._authed("POST", f"/approvals/{approval_id}/reject", json={"reason": reason})
+        return ApprovalPublic.model_validate(response.json())
+
+    def cancel_approval(self, approval_id: int) -> ApprovalPublic:
+        """Withdraw one's own pending request."""
+        response = self._authed("POST", f"/approvals/{approval_id}/cancel")
+        return ApprovalPublic.model_validate(response.json())
 
 
 def _approved(response: httpx.Response) -> httpx.Response:

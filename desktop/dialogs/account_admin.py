@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import messages, text
-from desktop.api.client import ApiError, BankClient
+from desktop.api.client import ApiError, ApprovalRequired, BankClient
+from desktop.dialogs.approval_panel import show_waiting
 from desktop.dialogs.form import FormDialog, Request
 from desktop.text import QT_TRANSLATE_NOOP, tr
 from desktop.widgets import named
@@ -52,6 +53,8 @@ def money_problem(value: str) -> str | None:
 
 class LimitsDialog(FormDialog):
     """Change an account's overdraft limit and daily withdrawal limit (or remove the latter)."""
+
+    result_model = AccountPublic  # raising a limit may wait for approval (account.limits)
 
     def __init__(self, client: BankClient, account: AccountPublic,
                  parent: QWidget | None = None) -> None:  # fmt: skip
@@ -255,6 +258,15 @@ class AccountAdmin(QObject):
     def _refused(self, account: AccountPublic, error: BaseException) -> None:
         if not shiboken6.isValid(self):
             return
+        if isinstance(error, ApprovalRequired):
+            # Unfreezing waits for a second person (account.unfreeze): say so, not "failed".
+            title = tr("Account {number}").format(number=account.number)
+            waiting = show_waiting(self._client, error, title, self._window, changing())
+            if waiting is not None:
+                waiting.decided.connect(lambda _approval: self.changed.emit(account))
+                self.message.emit(tr("Waiting for approval: {number}").format(
+                    number=account.number))  # fmt: skip
+                return
         if not isinstance(error, ApiError):
             self.failed.emit(error)
             return

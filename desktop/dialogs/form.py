@@ -4,14 +4,17 @@ sent off the GUI thread, and the words of a refusal.
 A form says why it cannot be sent yet (`problem`), whether there is anything to send
 (`has_changes`) and what to send (`request`); Ok stays disabled, with the reason in the
 hint, until the form is one the API accepts. While the request is out nothing can be
-edited and Cancel waits. A form may end with an offer of the next step (`offer`).
+edited and Cancel waits. A form may end with an offer of the next step (`offer`). A request
+that waits for a second person's approval (202) shows the approval in the form instead of
+an error, and `completed` follows when it is carried out (with `result_model`'s answer).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import messages
-from desktop.api.client import BankClient, SessionExpired
+from desktop.api.client import ApprovalRequired, BankClient, SessionExpired
+from desktop.dialogs.approval import approval_of
 from desktop.text import tr
 from desktop.theme import Tone
 from desktop.widgets.labels import ToneLabel
@@ -40,6 +44,8 @@ class FormDialog(QDialog):
 
     completed = Signal(object)
     session_expired = Signal()
+    # What the request answers when it succeeds, to read an executed approval's result.
+    result_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(
         self, title: str, name: str, client: BankClient, parent: QWidget | None, *,
@@ -148,10 +154,40 @@ class FormDialog(QDialog):
             return
         self.set_busy(False)
         situation = messages.Situation(nothing_happened=tr("Nothing was changed."))
+        if isinstance(error, ApprovalRequired) and self._await_approval(error, situation):
+            return
         self.error.show_text(messages.explain(error, situation).text, Tone.ERROR)
         self.refused(error)
         if isinstance(error, SessionExpired):
             self.session_expired.emit()
+
+    def _await_approval(self, error: ApprovalRequired, situation: messages.Situation) -> bool:
+        """Show that the request waits for approval; Ok goes, Cancel becomes Close."""
+        # Imported here: the panel's "Approve here" sign-in is itself a FormDialog.
+        from desktop.dialogs.approval_panel import PendingPanel
+
+        approval = approval_of(error)
+        if approval is None:
+            return False
+        self._offered = True
+        for kind in (QLineEdit, QComboBox, QCheckBox):
+            for widget in self.findChildren(kind):
+                widget.setEnabled(False)
+        self.hint.show_text("")
+        self.ok_button.hide()
+        self.cancel_button.setText(tr("Close"))
+        self.pending_panel = PendingPanel(self.client, approval, situation, self)
+        self.pending_panel.decided.connect(self._approval_decided)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(layout.indexOf(self.error), self.pending_panel)
+        self.adjustSize()
+        return True
+
+    def _approval_decided(self, approval: Any) -> None:
+        result = approval.result
+        if approval.status == "executed" and result is not None and self.result_model:
+            self.completed.emit(self.result_model.model_validate(result.body))
 
     def refused(self, error: BaseException) -> None:
         """Learn from a refusal (reload what changed meanwhile, say)."""

@@ -65,6 +65,8 @@ def name_problem(full_name: str, email: str) -> str | None:
 class UserForm(FormDialog):
     """The fields the user dialogs share: full name, email, role, a password twice."""
 
+    result_model = UserPublic  # a role change carried out after its approval answers a User
+
     def __init__(self, title: str, name: str, client: BankClient, parent: QWidget | None) -> None:
         super().__init__(title, name, client, parent)
         self.setMinimumWidth(460)

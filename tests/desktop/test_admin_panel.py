@@ -268,7 +268,14 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
 ) -> None:
     wire = WireLog()
     window = open_window(qtbot, server, "admin", ADMIN_PASSWORD, transport=wire)
-    assert tab_titles(window) == ["Accounts", "Customers", "Statistics", "Administration"]
+    assert tab_titles(window) == [
+        "Accounts",
+        "Customers",
+        "Statistics",
+        "Approvals",
+        "End of day",
+        "Administration",
+    ]
     panel = child(window, AdminPanel, "adminPanel")
     assert panel.users_model.total is None  # nothing loaded before the tab is shown
     window.tabs.setCurrentWidget(panel)
@@ -515,7 +522,7 @@ def test_stats_panel_shows_the_figures_and_the_last_30_days(
 ) -> None:  # fmt: skip
     me, _teller = make_user("teller")
     window = open_window(qtbot, server, me["username"], f"pw-{me['username']}-secret")
-    assert tab_titles(window) == ["Accounts", "Customers", "Statistics"]
+    assert tab_titles(window) == ["Accounts", "Customers", "Statistics", "Approvals"]
     # No user management for a teller: the widgets do not exist at all.
     assert window.admin_panel is None
     assert window.findChild(QWidget, "adminPanel") is None

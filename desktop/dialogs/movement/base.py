@@ -23,12 +23,21 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import theme
-from desktop.api.client import ApiError, BankClient, SessionExpired, new_idempotency_key
+from desktop.api.client import (
+    ApiError,
+    ApprovalRequired,
+    BankClient,
+    SessionExpired,
+    new_idempotency_key,
+)
+from desktop.dialogs.approval import approval_of, outcome_text
+from desktop.dialogs.approval_panel import PendingPanel
 from desktop.dialogs.movement.flow import Kind, MovementFlow, MovementRequest, Press, Step
 from desktop.dialogs.movement.messages import (
     amount_problem,
     amount_range,
     explain_failure,
+    situation,
     words,
 )
 from desktop.dialogs.movement.parts import (
@@ -49,6 +58,7 @@ from desktop.workers import run_task
 from shared.errors import ErrorCode
 from shared.money import parse_amount
 from shared.schemas.accounts import AccountPublic, Payee
+from shared.schemas.approvals import ApprovalPublic, ApprovalStatus
 from shared.schemas.common import AccountStatus
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 
@@ -77,6 +87,7 @@ class MovementDialog(QDialog):
         self.balance_after: Decimal | None = None
         self._result_account: AccountPublic | None = None
         self._result_payee: Payee | None = None
+        self.pending_panel: PendingPanel | None = None  # while the movement awaits approval
         self.setObjectName(f"{kind}Dialog")
         self.setWindowTitle(self._words.title)
         self.setModal(True)
@@ -173,6 +184,8 @@ class MovementDialog(QDialog):
             layout.addWidget(label)
         row, self.busy_label, self.busy_bar = busy_row(self._words.noun)
         layout.addLayout(row)
+        self._approval_area = QVBoxLayout()
+        layout.addLayout(self._approval_area)
         (self.buttons, self.ok_button, self.cancel_button, self.receipt_button,
          self.close_button) = movement_buttons()  # fmt: skip
         self.ok_button.clicked.connect(self.submit)
@@ -320,6 +333,9 @@ class MovementDialog(QDialog):
         if not shiboken6.isValid(self):
             return
         sent = self.flow.sent
+        if isinstance(error, ApprovalRequired) and (approval := approval_of(error)) is not None:
+            self._await_approval(approval)
+            return
         explanation = explain_failure(
             error, self._kind, sent.account_id if sent else None, sent.to_number if sent else None
         )
@@ -330,22 +346,53 @@ class MovementDialog(QDialog):
         self.flow.revalidated(self._read())
         self._render()
 
+    def _await_approval(self, approval: ApprovalPublic) -> None:
+        """Show that the movement waits for approval (202), with Approve here…."""
+        self.flow.awaiting(approval.id)
+        sent = self.flow.sent
+        where = situation(self._kind, sent.account_id if sent else None,
+                          sent.to_number if sent else None)  # fmt: skip
+        self.pending_panel = PendingPanel(self._client, approval, where, self)
+        self.pending_panel.decided.connect(self._approval_decided)
+        self.pending_panel.session_expired.connect(self.session_expired)
+        self._approval_area.addWidget(self.pending_panel)
+        self._render()
+        self.adjustSize()  # grow to the panel's wrapped lines
+        self.pending_panel.approve_here_button.setFocus()
+
+    def _approval_decided(self, approval: ApprovalPublic) -> None:
+        """Show the executed movement (receipt and all), or why nothing moved."""
+        result = approval.result
+        if approval.status is ApprovalStatus.EXECUTED and result is not None:
+            model = TransferPublic if self._kind == "transfer" else TransactionPublic
+            self._succeeded(model.model_validate(result.body))
+        else:
+            assert self.pending_panel is not None
+            self.flow.not_approved(outcome_text(approval, self.pending_panel.situation))
+            self.flow.revalidated(self._read())
+        self._render()
+
     def _render(self) -> None:
         """Show the widgets and button texts of the current step."""
         step = self.flow.step
         editable = self.flow.editable
+        waiting = step is Step.PENDING
+        if self.pending_panel is not None:
+            self.pending_panel.setVisible(waiting)
         for widget in self._inputs:
             widget.setEnabled(editable)
-        self.ok_button.setHidden(step is Step.DONE)
+        self.ok_button.setHidden(step in (Step.DONE, Step.PENDING))
         self.ok_button.setText(
             {Step.CONFIRMING: tr("Confirm"), Step.UNKNOWN: tr("Retry")}.get(step, tr("Review"))
         )
         self.ok_button.setEnabled(self.flow.can_press)
-        self.cancel_button.setHidden(step is Step.DONE)
+        self.cancel_button.setHidden(step in (Step.DONE, Step.PENDING))
         self.cancel_button.setEnabled(step is not Step.BUSY)
-        self.close_button.setHidden(step is not Step.DONE)
+        self.close_button.setHidden(step is not Step.DONE and not waiting)
         self.receipt_button.setHidden(step is not Step.DONE)
-        self.confirm_label.setHidden(step not in (Step.CONFIRMING, Step.BUSY, Step.UNKNOWN))
+        self.confirm_label.setHidden(
+            step not in (Step.CONFIRMING, Step.BUSY, Step.UNKNOWN, Step.PENDING)
+        )
         self.result_label.setHidden(step is not Step.DONE)
         self.error_label.show_text(self.flow.error or "")
         self.busy_label.setHidden(step is not Step.BUSY)

@@ -5,7 +5,10 @@ the key is kept while the outcome is unknown (no answer, a 5xx, or 409
 `idempotency_key_in_use`), so Retry makes the server replay the first answer instead of
 moving the money again; the same request typed again after edits finds the same key. A
 final answer (success or a refusal) retires the key: the server stores refusals too, so
-reusing it would replay a stale "insufficient funds".
+reusing it would replay a stale "insufficient funds". A 202 (the movement waits for a
+second person's approval) is final too: the flow waits in PENDING, form frozen, until the
+approval is decided; executed ends DONE, anything else (rejected, refused at execution,
+cancelled, expired) goes back to EDITING with the reason, and the next send is a new request.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Step(Enum):
     CONFIRMING = auto()
     BUSY = auto()
     UNKNOWN = auto()  # the last request has no known outcome; Retry resends it with its key
+    PENDING = auto()  # the server took the request for approval (202); nothing moved yet
     DONE = auto()
 
 
@@ -60,12 +64,13 @@ class MovementFlow:
         self.last_key: str | None = None
         self.error: str | None = None
         self.error_sticky = False  # an unknown outcome's warning stays while the teller edits
+        self.approval_id: int | None = None  # the approval the movement waits for, if any
         self._keys: dict[MovementRequest, str] = {}
 
     @property
     def editable(self) -> bool:
         """Tell whether the form may change now."""
-        return self.step not in (Step.BUSY, Step.DONE)
+        return self.step not in (Step.BUSY, Step.PENDING, Step.DONE)
 
     @property
     def can_press(self) -> bool:
@@ -127,3 +132,22 @@ class MovementFlow:
             self._keys.pop(self.sent, None)  # a final answer: the next press is a new request
         self.step = Step.UNKNOWN if unknown else Step.EDITING
         self.error, self.error_sticky = message, unknown
+
+    def awaiting(self, approval_id: int | None) -> None:
+        """The server answered 202: the movement waits for approval; nothing moved yet."""
+        if self.sent is not None:
+            self._keys.pop(self.sent, None)  # the approval now holds the request
+        self.approval_id = approval_id
+        self.step = Step.PENDING
+        self.error, self.error_sticky = None, False
+
+    def approved(self) -> None:
+        """The approval was given and the movement executed."""
+        self.succeeded()
+
+    def not_approved(self, message: str) -> None:
+        """The approval ended without a movement (rejected, refused, cancelled, expired)."""
+        if self.step is not Step.PENDING:
+            return
+        self.step = Step.EDITING
+        self.error, self.error_sticky = message, False
