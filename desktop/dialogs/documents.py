@@ -125,7 +125,10 @@ class DocumentsSection(QGroupBox):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the number
         self.table.setMinimumHeight(110)
         self.add_button = named(QPushButton(tr("Add document…")), "addDocumentButton")
         self.verify_button = named(QPushButton(tr("Verify")), "verifyDocumentButton")

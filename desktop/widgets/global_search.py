@@ -170,7 +170,12 @@ class GlobalSearch(QLineEdit):
         origin = self.mapTo(self.window_, QPoint(0, self.height()))
         width = max(self.width(), POPUP_WIDTH)
         x = min(origin.x(), max(0, self.window_.width() - width))
-        self.results.setGeometry(x, origin.y() + 2, width, POPUP_HEIGHT)
+        rows = sum(1 + len(match.accounts) for match in self.matches)
+        row_height = max(self.tree.sizeHintForRow(0), self.fontMetrics().height() + 4)
+        status = self.results.status.sizeHint().height() if self.results.status.text() else 0
+        # As tall as the results (a few rows at least), never taller than POPUP_HEIGHT.
+        height = min(POPUP_HEIGHT, max(3, rows + 1) * row_height + status + 16)
+        self.results.setGeometry(x, origin.y() + 2, width, height)
         self.results.show()
         self.results.raise_()
 

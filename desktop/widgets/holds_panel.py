@@ -50,6 +50,7 @@ class HoldsPanel(QWidget):
         self.account: AccountPublic | None = None
         self.holds: list[HoldPublic] = []
         self._generation = 0
+        self._said = ""  # what the last placement or release did, shown after the reload
         self.summary = plain_label("holdsSummary")
         theme.emphasize(self.summary, 1.05)
         self.status_filter = choice_box(
@@ -157,7 +158,10 @@ class HoldsPanel(QWidget):
                 if hold.status is not HoldStatus.ACTIVE:
                     item.setForeground(muted)  # history, not money held now
                 self.table.setItem(row, column, item)
-        if self.holds:
+        if self._said:
+            self.message.show_text(self._said, Tone.OK)
+            self._said = ""
+        elif self.holds:
             self.message.show_text("")
         else:
             self.message.show_text(tr("No holds on this account."), Tone.MUTED)
@@ -198,7 +202,7 @@ class HoldsPanel(QWidget):
         return dialog
 
     def _changed(self, words: str) -> None:
+        self._said = words
         self.reload()
         if self.account is not None:
             self.changed.emit(self.account)
-        self.message.show_text(words, Tone.OK)
