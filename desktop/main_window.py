@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -38,8 +39,10 @@ from desktop.widgets import named
 from desktop.widgets.banner import Banner
 from desktop.widgets.day_banner import DayBanner
 from desktop.widgets.files import FileChooser
+from desktop.widgets.global_search import GlobalSearch
 from desktop.widgets.lock import WindowLock
 from desktop.widgets.menus import place_actions
+from desktop.widgets.tables import select_when_loaded
 from desktop.workers import run_task
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus, Role
@@ -81,7 +84,7 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
         self.files = FileChooser(settings)
         # Owned by the window: a page that arrives after the window is gone is dropped.
-        self.accounts_tab = AccountsTab(client, administers=self.administers)
+        self.accounts_tab = AccountsTab(client, administers=self.administers, role=user.role)
         self.customers_tab = CustomersTab(client) if self.is_staff else None
         self.approvals_tab = ApprovalsTab(client, user) if self.is_staff else None
         self.account_admin = AccountAdmin(client, self)
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self.customers_model = customers.model if customers else None
         self.customers_table = customers.table if customers else None
         self.customer_search = customers.search if customers else None
+        self.global_search = GlobalSearch(client, self) if self.is_staff else None
         self._build_actions()
         self._build_ui()
         self._wire()
@@ -160,6 +164,11 @@ class MainWindow(QMainWindow):
             self.end_of_day_action.setVisible(False)
             self.end_of_day_action.setEnabled(False)
         self.accounts_tab.reverse_action.setVisible(self.is_staff)
+        if self.global_search is not None:  # the one search, at the toolbar's end
+            spacer = QWidget()
+            spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            self.toolbar.addWidget(spacer)
+            self.toolbar.addWidget(self.global_search)
         hidden = [] if self.is_staff else [self.new_customer_action, self.edit_customer_action,
                                             self.new_account_action]  # fmt: skip
         if not self.administers:
@@ -245,6 +254,12 @@ class MainWindow(QMainWindow):
                 self.tabs.indexOf(approvals), badge_title(n)))  # fmt: skip
             approvals.message.connect(self.show_status)
             approvals.failed.connect(self._handle_error)
+        tab.holds.changed.connect(lambda _a: self.refresh_lists())  # held and available
+        tab.holds.failed.connect(self._handle_error)
+        if self.global_search is not None:
+            self.global_search.customer_chosen.connect(self.open_customer)
+            self.global_search.account_chosen.connect(self.open_found_account)
+            self.global_search.failed.connect(self._handle_error)
         if self.customers_tab is not None:
             customers = self.customers_tab
             customers.new_requested.connect(self.open_customer_dialog)
@@ -301,10 +316,12 @@ class MainWindow(QMainWindow):
         self.show_status(words)
 
     def focus_search(self) -> None:
-        """Put the cursor in the search box of the tab in view (Ctrl+F)."""
+        """Put the cursor in the one search (staff), else the tab's search box (Ctrl+F)."""
         current = self.tabs.currentWidget()
-        if current is self.accounts_tab:
-            field: QWidget = self.accounts_tab.search
+        if self.global_search is not None:
+            field: QWidget = self.global_search
+        elif current is self.accounts_tab:
+            field = self.accounts_tab.search
         elif current is self.customers_tab and self.customers_tab is not None:
             field = self.customers_tab.search
         elif current is self.admin_panel and self.admin_panel is not None:
@@ -422,11 +439,34 @@ class MainWindow(QMainWindow):
         customer = self.selected_customer()
         if customer is None:
             return None
+        return self._edit_customer(customer)
+
+    def _edit_customer(self, customer: UserPublic) -> EditCustomerDialog:
         dialog = EditCustomerDialog(self.client, customer, self)
         dialog.completed.connect(self._customer_edited)
+        dialog.documents.user_changed.connect(lambda _user: self.refresh_lists())  # KYC
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def open_customer(self, user: UserPublic) -> EditCustomerDialog | None:
+        """Show a customer the one search found in the Customers tab, and open their form."""
+        if self.customers_tab is None:
+            return None
+        self.tabs.setCurrentWidget(self.customers_tab)
+        search = self.customers_tab.search
+        search.setText(user.username)
+        search.settle_now()
+        self.customers_model.set_query(user.username)  # type: ignore[union-attr]
+        select_when_loaded(self.customers_table, self.customers_model, user.id)  # type: ignore[arg-type]
+        return self._edit_customer(user)
+
+    def open_found_account(self, account: AccountPublic) -> None:
+        """Show an account the one search found in the Accounts tab, chosen."""
+        self.tabs.setCurrentWidget(self.accounts_tab)
+        self.accounts_tab.search.setText(account.number)
+        self.accounts_tab.apply_search()
+        self.accounts_tab.select(account.id)
 
     def _customer_edited(self, user: UserPublic) -> None:
         self.show_status(tr("Saved {username} ({name})").format(

@@ -21,6 +21,7 @@ from desktop.admin import AdminPanel, StatsPanel
 from desktop.admin.dialogs import EditUserDialog
 from desktop.api.client import ApiError, BankClient, new_idempotency_key
 from desktop.dialogs.first_start import FirstStartDialog
+from desktop.dialogs.forms import EditCustomerDialog
 from desktop.dialogs.login import LoginDialog
 from desktop.dialogs.movement import movement_dialog
 from desktop.local_server import LocalServer
@@ -124,6 +125,31 @@ def admin_shots(url: str, folder: Path) -> None:
     client.close()
 
 
+def identity_shots(client: BankClient, window: MainWindow, folder: Path) -> None:
+    """Render an account's Holds tab, a customer's documents and a search by document."""
+    window.tabs.setCurrentWidget(window.accounts_tab)
+    account = window.accounts_model.items()[0]
+    client.place_hold(account.id, Decimal("40.00"), "cheque_clearing", "CHQ 100234", None,
+                      new_idempotency_key())  # fmt: skip
+    window.refresh_lists()
+    window.accounts_tab.select(account.id)
+    tab = window.accounts_tab
+    tab.details.setCurrentWidget(tab.holds)
+    settle(200, until=lambda: tab.holds.table.rowCount() > 0)
+    save(window, folder, "holds-tab")
+    owner = client.get_user(account.owner_id)
+    dialog = EditCustomerDialog(client, owner, window)
+    save(dialog, folder, "customer-documents")
+    dialog.close()
+    search = window.global_search
+    if owner.documents and search is not None:
+        search.setText(owner.documents[0].number.replace(" ", "").replace("-", ""))
+        search.search_now()
+        settle(200, until=lambda: not search.searching)
+        save(window, folder, "search-by-document")
+        search.hide_results()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the screenshots into the folder given (default docs/screenshots)."""
     args = argv if argv is not None else sys.argv[1:]
@@ -184,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             settle(200, until=lambda: window.customers_model is not None
                    and window.customers_model.rowCount() > 0)  # fmt: skip
             save(window, folder, "customers")
+            identity_shots(client, window, folder)
             window.close()
             client.close()
             admin_shots(url, folder)

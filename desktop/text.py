@@ -132,6 +132,38 @@ _APPROVAL_ACTIONS = {
     "user.role": QT_TRANSLATE_NOOP("bank", "Role change"),
     "policy.update": QT_TRANSLATE_NOOP("bank", "Weaken an approval policy"),
 }
+_HOLD_REASONS = {
+    "cheque_clearing": QT_TRANSLATE_NOOP("bank", "Cheque clearing"),
+    "dispute": QT_TRANSLATE_NOOP("bank", "Dispute"),
+    "legal": QT_TRANSLATE_NOOP("bank", "Legal order"),
+    "fraud": QT_TRANSLATE_NOOP("bank", "Fraud"),
+    "other": QT_TRANSLATE_NOOP("bank", "Other"),
+}
+_HOLD_STATUSES = {
+    "active": QT_TRANSLATE_NOOP("bank", "Active"),
+    "released": QT_TRANSLATE_NOOP("bank", "Released"),
+    "expired": QT_TRANSLATE_NOOP("bank", "Expired"),
+}
+_DOCUMENT_TYPES = {
+    "passport": QT_TRANSLATE_NOOP("bank", "Passport"),
+    "national_id": QT_TRANSLATE_NOOP("bank", "National ID card"),
+    "driving_licence": QT_TRANSLATE_NOOP("bank", "Driving licence"),
+    "residence_permit": QT_TRANSLATE_NOOP("bank", "Residence permit"),
+}
+_KYC_STATUSES = {
+    "verified": QT_TRANSLATE_NOOP("bank", "ID verified"),
+    "expired": QT_TRANSLATE_NOOP("bank", "ID expired"),
+    "pending": QT_TRANSLATE_NOOP("bank", "ID not verified"),
+}
+_MATCH_KINDS = {
+    "name": QT_TRANSLATE_NOOP("bank", "name"),
+    "document": QT_TRANSLATE_NOOP("bank", "identity document"),
+    "account": QT_TRANSLATE_NOOP("bank", "account number"),
+    "phone": QT_TRANSLATE_NOOP("bank", "phone"),
+    "email": QT_TRANSLATE_NOOP("bank", "email"),
+    "username": QT_TRANSLATE_NOOP("bank", "username"),
+    "date_of_birth": QT_TRANSLATE_NOOP("bank", "date of birth"),
+}
 
 
 class Words:
@@ -169,6 +201,11 @@ audit_action = Words(_AUDIT_ACTIONS)  # "Account frozen" for account.frozen
 target_type = Words(_TARGET_TYPES)  # what an audit event is about: "Account"
 approval_status = Words(_APPROVAL_STATUSES)  # "Waiting", "Rejected"
 approval_action = Words(_APPROVAL_ACTIONS)  # "Deposit", "Role change"
+hold_reason = Words(_HOLD_REASONS)  # "Cheque clearing"
+hold_status = Words(_HOLD_STATUSES)  # "Active", "Released", "Expired"
+document_type = Words(_DOCUMENT_TYPES)  # "Passport"
+kyc_status = Words(_KYC_STATUSES)  # "ID verified"
+match_kind = Words(_MATCH_KINDS)  # what a search result was found by: "identity document"
 
 
 def yes_no(value: bool) -> str:

@@ -25,6 +25,9 @@ from shared.schemas.approvals import ApprovalPublic, PolicyPublic
 from shared.schemas.auth import TokenPair
 from shared.schemas.business_day import BusinessDayPublic, ClosedDay, VerifyResult
 from shared.schemas.common import Page
+from shared.schemas.customers import DocumentPublic
+from shared.schemas.holds import HoldPublic
+from shared.schemas.search import CustomerMatch
 from shared.schemas.service import ServiceInfo
 from shared.schemas.tills import SessionPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
@@ -105,6 +108,8 @@ _PAGE_OF_SESSIONS = TypeAdapter(Page[SessionPublic])
 _PAGE_OF_APPROVALS = TypeAdapter(Page[ApprovalPublic])
 _PAGE_OF_CLOSED_DAYS = TypeAdapter(Page[ClosedDay])
 _PAGE_OF_POLICIES = TypeAdapter(Page[PolicyPublic])
+_PAGE_OF_HOLDS = TypeAdapter(Page[HoldPublic])
+_PAGE_OF_MATCHES = TypeAdapter(Page[CustomerMatch])
 
 
 def new_idempotency_key() -> str:
@@ -511,6 +516,57 @@ class BankClient:
         """Withdraw one's own pending request."""
         response = self._authed("POST", f"/approvals/{approval_id}/cancel")
         return ApprovalPublic.model_validate(response.json())
+
+    # -- holds, customer identification, the one search (version 2) -----------------------
+
+    def holds(self, account_id: int, **params: Any) -> Page[HoldPublic]:
+        """Return a page of an account's holds, oldest first (status, skip, limit)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", f"/accounts/{account_id}/holds", params=clean)
+        return _PAGE_OF_HOLDS.validate_python(response.json())
+
+    def place_hold(
+        self, account_id: int, amount: Decimal, reason_code: str, reference: str | None,
+        expires_at: str | None, key: str,
+    ) -> HoldPublic:  # fmt: skip
+        """Hold money on an account under an Idempotency-Key (staff)."""
+        body: dict[str, Any] = {"amount": to_cents_str(amount), "reason_code": reason_code}
+        if reference:
+            body["reference"] = reference
+        if expires_at:
+            body["expires_at"] = expires_at
+        response = self._authed("POST", f"/accounts/{account_id}/holds", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return HoldPublic.model_validate(response.json())
+
+    def release_hold(self, hold_id: int, note: str | None, key: str) -> HoldPublic:
+        """Release a hold; ApprovalRequired when it waits for approval `hold.release`."""
+        body = {"note": note} if note else {}
+        response = self._authed("POST", f"/holds/{hold_id}/release", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return HoldPublic.model_validate(response.json())
+
+    def update_profile(self, user_id: int, **fields: Any) -> UserPublic:
+        """Set a customer's date of birth, phone or address (a null clears it)."""
+        response = self._authed("PUT", f"/users/{user_id}/profile", json=fields)
+        return UserPublic.model_validate(response.json())
+
+    def add_document(self, user_id: int, **fields: Any) -> DocumentPublic:
+        """File an identity document (type, number, country, expires_on) for a customer."""
+        response = self._authed("POST", f"/users/{user_id}/documents", json=fields)
+        return DocumentPublic.model_validate(response.json())
+
+    def verify_document(self, user_id: int, document_id: int) -> UserPublic:
+        """Record that the signed-in staff member checked a customer's document."""
+        response = self._authed("POST", f"/users/{user_id}/documents/{document_id}/verify",
+                                json={})  # fmt: skip
+        return UserPublic.model_validate(response.json())
+
+    def search_customers(self, q: str, **params: Any) -> Page[CustomerMatch]:
+        """Find customers and their accounts by any name, number, email or date (staff)."""
+        clean = {k: v for k, v in {"q": q, **params}.items() if v not in (None, "")}
+        response = self._authed("GET", "/customers/search", params=clean)
+        return _PAGE_OF_MATCHES.validate_python(response.json())
 
 
 def _approved(response: httpx.Response) -> httpx.Response:

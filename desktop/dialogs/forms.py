@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop import text
 from desktop.api.client import BankClient
+from desktop.dialogs.customer_profile import ProfileFields
+from desktop.dialogs.documents import DocumentsSection
 from desktop.dialogs.form import FormDialog, Request
 from desktop.dialogs.user_form import name_problem
 from desktop.text import tr
@@ -79,8 +89,18 @@ class AccountDialog(FormDialog):
         self.accept()
 
 
+def _save_customer(client: BankClient, user_id: int, fields: dict[str, Any],
+                   profile: dict[str, Any]) -> UserPublic:  # fmt: skip
+    """Send the account fields, then the profile (worker thread); return the user after."""
+    user = client.update_user(user_id, **fields) if fields else None
+    if profile:
+        user = client.update_profile(user_id, **profile)
+    assert user is not None
+    return user
+
+
 class EditCustomerDialog(FormDialog):
-    """Change a customer's full name, email or whether they may sign in.
+    """Change a customer's full name, email, access and profile; file and verify documents.
 
     Only the fields that differ from `user` are sent (a teller may set exactly these three);
     Ok stays disabled until something changed and the form is one the API accepts.
@@ -106,9 +126,17 @@ class EditCustomerDialog(FormDialog):
         self.form.addRow(tr("&Email"), self.email)
         self.form.addRow("", self.active)
         self.form.addRow("", self.active_hint)
+        self.profile = ProfileFields(self.form, user.profile)
         self.full_name.textChanged.connect(self.update_state)
         self.email.textChanged.connect(self.update_state)
         self.active.toggled.connect(self.update_state)
+        for edit in self.profile.edits():
+            edit.textChanged.connect(self.update_state)
+        # Documents are filed and verified at once, each on its own: not part of Ok.
+        self.documents = DocumentsSection(client, user, self)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(1, self.documents)  # below the fields, above the hint
         self.built(self.full_name)
 
     def changes(self) -> dict[str, Any]:
@@ -126,11 +154,11 @@ class EditCustomerDialog(FormDialog):
 
     def has_changes(self) -> bool:
         """Tell whether anything differs from the customer as loaded."""
-        return bool(self.changes())
+        return bool(self.changes()) or bool(self.profile.changes())
 
     def problem(self) -> str | None:
         """Return why the change would be refused, or None."""
-        return name_problem(self.full_name.text(), self.email.text())
+        return name_problem(self.full_name.text(), self.email.text()) or self.profile.problem()
 
     def update_state(self) -> None:
         """Warn about deactivating, then check the form."""
@@ -138,7 +166,8 @@ class EditCustomerDialog(FormDialog):
         super().update_state()
 
     def request(self) -> Request:
-        return self.client.update_user, (self.user.id,), self.changes()
+        args = (self.client, self.user.id, self.changes(), self.profile.changes())
+        return _save_customer, args, {}
 
     def finish(self, result: object) -> None:
         if isinstance(result, UserPublic):

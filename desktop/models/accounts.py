@@ -24,13 +24,15 @@ class AccountsModel(PagedTableModel[AccountPublic]):
         TYPE = 2
         CURRENCY = 3
         BALANCE = 4
-        STATUS = 5
-        NICKNAME = 6
+        AVAILABLE = 5
+        STATUS = 6
+        NICKNAME = 7
 
     HEADERS: ClassVar[tuple[str, ...]] = (
         QT_TRANSLATE_NOOP("bank", "Number"), QT_TRANSLATE_NOOP("bank", "Owner"),
         QT_TRANSLATE_NOOP("bank", "Type"), QT_TRANSLATE_NOOP("bank", "Currency"),
-        QT_TRANSLATE_NOOP("bank", "Balance"), QT_TRANSLATE_NOOP("bank", "Status"),
+        QT_TRANSLATE_NOOP("bank", "Balance"), QT_TRANSLATE_NOOP("bank", "Available"),
+        QT_TRANSLATE_NOOP("bank", "Status"),
         QT_TRANSLATE_NOOP("bank", "Nickname"),
     )  # fmt: skip
     SORT_FIELDS: ClassVar[dict[int, str]] = {
@@ -38,11 +40,11 @@ class AccountsModel(PagedTableModel[AccountPublic]):
         Column.OWNER: "owner_id",
         Column.BALANCE: "balance",
     }
-    RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.BALANCE})
+    RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.BALANCE, Column.AVAILABLE})
     # What a narrow table keeps longest (see desktop/widgets/columns.py): money before words.
     PRIORITY: ClassVar[tuple[int, ...]] = (
-        Column.NUMBER, Column.BALANCE, Column.OWNER, Column.STATUS, Column.CURRENCY,
-        Column.TYPE, Column.NICKNAME,
+        Column.NUMBER, Column.BALANCE, Column.AVAILABLE, Column.OWNER, Column.STATUS,
+        Column.CURRENCY, Column.TYPE, Column.NICKNAME,
     )  # fmt: skip
     STRETCH: ClassVar[int] = Column.OWNER
 
@@ -84,6 +86,7 @@ class AccountsModel(PagedTableModel[AccountPublic]):
             text.account_type(item.account_type),
             item.currency,
             text.money(item.balance, item.currency),
+            text.money(item.available, item.currency),
             text.account_status(item.status),
             item.nickname or "",
         )
@@ -94,6 +97,10 @@ class AccountsModel(PagedTableModel[AccountPublic]):
                 return theme.colors().muted
             if column == self.Column.BALANCE and item.balance < 0:
                 return theme.colors().negative
+            if column == self.Column.AVAILABLE and item.available < 0:
+                return theme.colors().negative
+            if column == self.Column.AVAILABLE and item.held > 0:
+                return theme.colors().warning  # part of the balance is held
             return None
         if role == TOOLTIP:
             return self._tooltip(item, column)
@@ -111,6 +118,12 @@ class AccountsModel(PagedTableModel[AccountPublic]):
             return text.currency_name(item.currency)
         if column == cls.Column.BALANCE:
             return limits_text(item)
+        if column == cls.Column.AVAILABLE:
+            if item.held > 0:
+                return tr("{held} of the balance is on hold").format(
+                    held=text.money(item.held, item.currency)
+                )
+            return tr("Nothing is on hold")
         if column == cls.Column.STATUS:
             return text.account_status_tip(item.status)
         if column == cls.Column.NICKNAME and item.nickname:

@@ -10,6 +10,7 @@ from desktop.api.client import BankClient
 from desktop.models.paging import FOREGROUND, TOOLTIP, PagedTableModel
 from desktop.models.summaries import account_totals, accounts_tooltip, any_negative, balances_text
 from desktop.text import QT_TRANSLATE_NOOP, tr
+from desktop.widgets.kyc_badge import kyc_tip, kyc_tone
 from shared.schemas.common import Page, Role
 from shared.schemas.users import UserWithAccounts
 
@@ -27,12 +28,13 @@ class CustomersModel(PagedTableModel[UserWithAccounts]):
         BALANCES = 4
         ACTIVE = 5
         CREATED = 6
+        KYC = 7
 
     HEADERS: ClassVar[tuple[str, ...]] = (
         QT_TRANSLATE_NOOP("bank", "Username"), QT_TRANSLATE_NOOP("bank", "Full name"),
         QT_TRANSLATE_NOOP("bank", "Email"), QT_TRANSLATE_NOOP("bank", "Accounts"),
         QT_TRANSLATE_NOOP("bank", "Balances"), QT_TRANSLATE_NOOP("bank", "Active"),
-        QT_TRANSLATE_NOOP("bank", "Customer since"),
+        QT_TRANSLATE_NOOP("bank", "Customer since"), QT_TRANSLATE_NOOP("bank", "Identity"),
     )  # fmt: skip
     SORT_FIELDS: ClassVar[dict[int, str]] = {
         Column.USERNAME: "username",
@@ -41,8 +43,8 @@ class CustomersModel(PagedTableModel[UserWithAccounts]):
     }
     RIGHT_ALIGNED: ClassVar[frozenset[int]] = frozenset({Column.ACCOUNTS, Column.BALANCES})
     PRIORITY: ClassVar[tuple[int, ...]] = (
-        Column.FULL_NAME, Column.BALANCES, Column.USERNAME, Column.ACCOUNTS, Column.ACTIVE,
-        Column.EMAIL, Column.CREATED,
+        Column.FULL_NAME, Column.BALANCES, Column.KYC, Column.USERNAME, Column.ACCOUNTS,
+        Column.ACTIVE, Column.EMAIL, Column.CREATED,
     )  # fmt: skip
     STRETCH: ClassVar[int] = Column.EMAIL
 
@@ -85,12 +87,15 @@ class CustomersModel(PagedTableModel[UserWithAccounts]):
             balances_text(item.accounts),
             text.yes_no(item.is_active),
             text.date_text(item.created_at),
+            text.kyc_status(item.kyc_status) if item.kyc_status else "",
         )
 
     def _role_data(self, item: UserWithAccounts, column: int, role: int) -> Any:
         if role == FOREGROUND:
             if column == self.Column.BALANCES and any_negative(item.accounts):
                 return theme.colors().negative
+            if column == self.Column.KYC and item.kyc_status is not None:
+                return kyc_color(item.kyc_status)
             return None if item.is_active else theme.colors().muted
         if role == TOOLTIP:
             if column in (self.Column.ACCOUNTS, self.Column.BALANCES):
@@ -99,4 +104,13 @@ class CustomersModel(PagedTableModel[UserWithAccounts]):
                 return tr("Deactivated: cannot sign in")
             if column == self.Column.CREATED:
                 return text.time_text(item.created_at)
+            if column == self.Column.KYC:
+                return kyc_tip(item.kyc_status)
         return None
+
+
+def kyc_color(status: object) -> Any:
+    """Return the text colour of a KYC status in a table: verified green, else a warning."""
+    colors = theme.colors()
+    tone = kyc_tone(status)
+    return {"ok": colors.positive, "error": colors.negative}.get(tone.value, colors.warning)

@@ -7,12 +7,14 @@ never keeps a previous account's axes.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,10 +29,13 @@ from desktop.text import plural, tr
 from desktop.widgets import named
 from desktop.widgets.account_panel import AccountPanel
 from desktop.widgets.chart import BalanceChart
+from desktop.widgets.holds_panel import HoldsPanel
 from desktop.widgets.search import SearchField, choice_box, list_layout
 from desktop.widgets.tables import PagedTable, select_when_loaded
+from desktop.workers import run_task
 from shared.schemas.accounts import AccountPublic
-from shared.schemas.common import AccountStatus
+from shared.schemas.common import AccountStatus, Role
+from shared.schemas.users import UserPublic
 
 
 class AccountsTab(QWidget):
@@ -40,10 +45,13 @@ class AccountsTab(QWidget):
     reverse_requested = Signal(object)  # the TransactionPublic of the history row to reverse
 
     def __init__(
-        self, client: BankClient, *, administers: bool, parent: QWidget | None = None
-    ) -> None:
+        self, client: BankClient, *, administers: bool, role: Role = Role.USER,
+        parent: QWidget | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(parent)
         self.setObjectName("accountsTab")
+        self.client = client
+        self.staff = role is not Role.USER
         # The contract's largest page: half the round trips and repaints of a long scroll.
         self.accounts_model = AccountsModel(client, page_size=MAX_PAGE_SIZE, parent=self)
         self.transactions_model = TransactionsModel(client, parent=self)
@@ -59,6 +67,8 @@ class AccountsTab(QWidget):
         self.chart = BalanceChart()
         self.chart.setObjectName("balanceChart")
         self.history = PagedTable("transactionsTable", self.transactions_model)
+        self.holds = HoldsPanel(client, role)
+        self.details = named(QTabWidget(), "accountDetailTabs")
         self.menu_actions: list[QAction | None] = []  # the table's context menu (None: a line)
         # The history's context menu; the window hides it from customers.
         self.reverse_action = named(QAction(tr("Reverse…"), self), "reverseAction")
@@ -73,8 +83,14 @@ class AccountsTab(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.panel)
-        right_layout.addWidget(self.chart, 2)
-        right_layout.addWidget(self.history, 3)
+        history = QWidget()
+        history_layout = QVBoxLayout(history)
+        history_layout.setContentsMargins(0, 4, 0, 0)
+        history_layout.addWidget(self.chart, 2)
+        history_layout.addWidget(self.history, 3)
+        self.details.addTab(history, tr("History"))
+        self.details.addTab(self.holds, tr("Holds"))
+        right_layout.addWidget(self.details, 1)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setChildrenCollapsible(False)
@@ -141,9 +157,24 @@ class AccountsTab(QWidget):
     def show_account(self, account: AccountPublic | None) -> None:
         """Show an account's head, history and chart (None: an empty detail side)."""
         self.panel.show_account(account)
+        self.holds.show_account(account)
+        self._show_owner_kyc(account)
         self.transactions_model.set_account(account)  # a fresh history with a fresh balance
         self.redraw_chart()
         self.account_changed.emit(account)
+
+    def _show_owner_kyc(self, account: AccountPublic | None) -> None:
+        # Staff see whether the bank knows the holder; the account does not say, its owner does.
+        if not self.staff or account is None:
+            return
+        owner_id = account.owner_id
+
+        def loaded(user: UserPublic) -> None:
+            shown = self.panel.account
+            if shiboken6.isValid(self) and shown is not None and shown.owner_id == owner_id:
+                self.panel.show_kyc(owner_id, user.kyc_status)
+
+        run_task(self.client.get_user, owner_id, on_done=loaded, on_error=lambda _e: None)
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         account = self.accounts_model.account_at(current.row()) if current.isValid() else None

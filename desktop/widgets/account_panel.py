@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 from desktop import text, theme
 from desktop.text import tr
 from desktop.widgets import named
+from desktop.widgets.kyc_badge import KycBadge
 from desktop.widgets.labels import plain_label
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountStatus
@@ -21,6 +22,20 @@ def account_facts(account: AccountPublic) -> str:
         text.account_status(account.status),
         text.currency_label(account.currency),
     ))  # fmt: skip
+
+
+def available_text(account: AccountPublic) -> str:
+    """Return what an account can pay out now, and what is held: "available 350.00 USD · …"."""
+    available = tr("available {amount}").format(
+        amount=text.money(account.available, account.currency)
+    )
+    if account.held > 0:
+        return (
+            available
+            + " · "
+            + tr("held {amount}").format(amount=text.money(account.held, account.currency))
+        )
+    return available
 
 
 class AccountPanel(QWidget):
@@ -41,6 +56,10 @@ class AccountPanel(QWidget):
         self.balance = plain_label("accountBalance")
         theme.emphasize(self.balance, 1.6)
         self.balance.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # What can be paid out now, beside the balance: holds set money aside.
+        self.available = plain_label("accountAvailable")
+        self.available.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.kyc_badge = KycBadge("accountKycBadge")
         self.overdraft = plain_label("overdraftValue")
         self.daily = plain_label("dailyLimitValue")
         self.opened = plain_label("openedValue")
@@ -63,10 +82,17 @@ class AccountPanel(QWidget):
         self._buttons = (self.freeze_button, self.limits_button, self.close_button)
         head = QHBoxLayout()
         names = QVBoxLayout()
-        names.addWidget(self.title)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title)
+        title_row.addWidget(self.kyc_badge)
+        title_row.addStretch(1)
+        names.addLayout(title_row)
         names.addWidget(self.facts)
         head.addLayout(names, 1)
-        head.addWidget(self.balance)
+        money_column = QVBoxLayout()
+        money_column.addWidget(self.balance)
+        money_column.addWidget(self.available)
+        head.addLayout(money_column)
         row = QHBoxLayout()
         row.addLayout(grid, 1)
         for button in self._buttons:
@@ -81,8 +107,11 @@ class AccountPanel(QWidget):
     def show_account(self, account: AccountPublic | None) -> None:
         """Show an account, or say that none is chosen."""
         self.account = account
-        for value in (self.facts, self.overdraft, self.daily, self.opened, self.balance):
+        for value in (self.facts, self.overdraft, self.daily, self.opened, self.balance,
+                      self.available):  # fmt: skip
             value.setText("")
+        if account is None or self.kyc_badge.owner_id != account.owner_id:
+            self.show_kyc(None, None)
         if account is None:
             self.title.setText(tr("Choose an account"))
             for button in self._buttons:
@@ -92,6 +121,10 @@ class AccountPanel(QWidget):
         self.title.setText(f"{account.number} · {account.owner_name}{nickname}")
         self.facts.setText(account_facts(account))
         self.balance.setText(text.money(account.balance, account.currency))
+        self.available.setText(available_text(account))
+        self.available.setStyleSheet(theme.text_style(
+            theme.Tone.ERROR if account.available < 0 else
+            theme.Tone.WARNING if account.held > 0 else theme.Tone.MUTED))  # fmt: skip
         self.overdraft.setText(text.money(account.overdraft_limit, account.currency))
         self.daily.setText(
             text.money_or(account.daily_withdrawal_limit, account.currency, tr("none"))
@@ -102,6 +135,11 @@ class AccountPanel(QWidget):
         self.freeze_button.setText(tr("Unfreeze") if frozen else tr("Freeze"))
         for button in self._buttons:
             button.setEnabled(not closed)
+
+    def show_kyc(self, owner_id: int | None, status: object) -> None:
+        """Show the account owner's KYC status beside the title (None: no badge)."""
+        self.kyc_badge.owner_id = owner_id
+        self.kyc_badge.set_status(status)
 
     def _freeze_clicked(self) -> None:
         if self.account is not None and self.account.status is AccountStatus.FROZEN:

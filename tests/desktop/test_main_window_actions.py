@@ -46,8 +46,8 @@ ACTIONS = {
     "logoutAction": "sign out",
 }
 # Triggered as QActions in their own modules: test_account_admin.py (freeze, unfreeze,
-# limits, close), test_about_and_theme.py (about), test_customer_flow.py (find),
-# test_day_ui.py (end of day).
+# limits, close), test_about_and_theme.py (about), test_kyc_search_ui.py (find: the one
+# search), test_day_ui.py (end of day).
 ACTIONS_TESTED_ELSEWHERE = {"freezeAction", "unfreezeAction", "limitsAction",
                             "closeAccountAction", "aboutAction", "findAction",
                             "endOfDayAction"}  # fmt: skip
