@@ -77,6 +77,7 @@ class ReverseDialog(FormDialog):
     """Reverse one movement; `completed(reversal)` when done, `approval_requested(approval)`."""
 
     approval_requested = Signal(object)  # the approval (dict) the reversal waits for
+    result_model = TransactionPublic  # the reversal entry, once its approval executed it
 
     def __init__(
         self,
@@ -209,18 +210,21 @@ class ReverseDialog(FormDialog):
         self._closed_form(tr("Reversed. Reversal entry no. {id}; balance now {balance}.").format(
             id=result.id, balance=money(result.balance_after, self.account.currency)))  # fmt: skip
 
+    def _await_approval(self, error: ApprovalRequired, situation: messages.Situation) -> bool:
+        """Show the reversal waiting for approval `reversal` (the form's pending panel)."""
+        self.approval = error.approval
+        self.confirm.show_text("")
+        self.result_label.show_text(tr(
+            "Sent for approval: request no. {id} (reversal) waits for a supervisor's "
+            "approval. Nothing is reversed until it is approved."
+        ).format(id=error.approval_id), Tone.OK)  # fmt: skip
+        self.approval_requested.emit(error.approval)
+        return super()._await_approval(error, situation)
+
     def refused(self, error: BaseException) -> None:
-        """Say that a reversal waiting for approval is sent, not refused."""
-        if isinstance(error, ApprovalRequired):
-            self.approval = error.approval
-            self.error.show_text("")
-            self._closed_form(tr(
-                "Sent for approval: request no. {id} (reversal) waits for a supervisor's "
-                "approval. Nothing is reversed until it is approved."
-            ).format(id=error.approval_id))  # fmt: skip
-            self.approval_requested.emit(error.approval)
-        elif not (isinstance(error, ApiError) and error.outcome_unknown):
-            self._key = None  # refused for good: a second try is a new request
+        """Forget the key of a refusal for good: a second try is a new request."""
+        if not (isinstance(error, ApiError) and error.outcome_unknown):
+            self._key = None
 
     def _closed_form(self, words: str) -> None:
         self.confirm.show_text("")

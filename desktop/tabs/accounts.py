@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QLabel,
     QMenu,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -99,6 +100,9 @@ class AccountsTab(QWidget):
         self.splitter.setStretchFactor(1, 1)
         left.setMinimumWidth(330)
         right.setMinimumWidth(380)
+        # The holds page's row of controls must not claim the accounts' width: the detail
+        # side scrolls its tables rather than squeezing the list to its minimum.
+        right.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)

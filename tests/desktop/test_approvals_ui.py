@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLabel, QLineEdit, QPushButton
+from shiboken6 import isValid
 
 from desktop import workers
 from desktop.api.client import BankClient
@@ -288,7 +289,7 @@ def test_a_rejection_carries_its_reason_to_the_teller(
     qtbot.keyClicks(reject.reason, "No identity document shown")
     assert ok_of(reject).isEnabled()
     ok_of(reject).click()
-    qtbot.waitUntil(lambda: not reject.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not isValid(reject) or not reject.isVisible(), timeout=WAIT_MS)
     stored = expect(admin.get(f"/approvals/{number}"), 200)
     assert (stored["status"], stored["reason"]) == ("rejected", "No identity document shown")
     assert balance(admin, account) == Decimal("100.00")

@@ -169,6 +169,7 @@ def test_a_transfers_reversal_shows_both_sides_and_waits_for_approval(
     assert first["number"] in confirmation
     assert second["number"] in confirmation
     qtbot.waitUntil(lambda: dialog.approval is not None, timeout=WAIT_MS)
+    assert dialog.pending_panel.isVisible()  # with Approve here, as every 202 in a form
     words = dialog.result_label.text()
     assert "waits for a supervisor's approval" in words
     assert "(reversal)" in words

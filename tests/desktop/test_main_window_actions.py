@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QLabel, QLineEdit, QToolBar, QToolButton
+from PySide6.QtWidgets import QFileDialog, QLabel, QLineEdit, QToolBar, QToolButton, QWidgetAction
 
 from desktop.dialogs.forms import AccountDialog, EditCustomerDialog
 from desktop.dialogs.movement import MovementDialog
@@ -101,6 +101,8 @@ def test_the_window_has_exactly_the_actions_tested_here(window: MainWindow) -> N
     toolbar = child(window, QToolBar, "mainToolbar")
     menus = [a for menu in window.menuBar().actions() if menu.menu() for a in menu.menu().actions()]
     for entry in (*toolbar.actions(), *menus):
+        if isinstance(entry, QWidgetAction):  # a widget on the toolbar (the one search box)
+            continue
         assert entry.isSeparator() or entry.objectName() in names, entry.text()
     window.close()
 
