@@ -67,7 +67,7 @@ def wait_loaded(qtbot: Any, window: Any, rows: int) -> None:
 
 
 def answers(server: ServerProcess, token: str | None) -> int:
-    """Return the status the server gives `token` on /me."""
+    """Return the status /me gives `token` (assert on it apart: pytest would print the token)."""
     return httpx.get(f"{server.url}/me", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
@@ -139,7 +139,8 @@ def test_an_expired_session_signs_the_same_client_in_again(
     assert model.client is client
     assert window.accounts_model is model
     assert client._access != old_token
-    assert answers(server, old_token) == 401
+    status = answers(server, old_token)
+    assert status == 401
 
     # The model loaded before the expiry loads again, with the new token: a new account shows.
     open_account(cora["id"], deposit="5.00")
@@ -158,7 +159,8 @@ def test_another_user_at_the_lock_ends_the_first_session(
     client = desktop.client
     first = sign_in_on(qtbot, desktop, cora)
     cora_token = client._access
-    assert answers(server, cora_token) == 200
+    status = answers(server, cora_token)
+    assert status == 200
 
     desktop.lock()  # what the idle watcher calls
     assert not first.isEnabled()
@@ -167,8 +169,10 @@ def test_another_user_at_the_lock_ends_the_first_session(
     assert second is not first
     assert desktop.client is client
     assert second.client is client
-    assert answers(server, cora_token) == 401  # Cora's session did not outlive her turn
-    assert answers(server, client._access) == 200
+    status = answers(server, cora_token)
+    assert status == 401  # Cora's session did not outlive her turn
+    status = answers(server, client._access)
+    assert status == 200
     qtbot.waitUntil(lambda: not isValid(first), timeout=WAIT_MS)
     wait_loaded(qtbot, second, dino["accounts"])
     second.close()
