@@ -1,16 +1,16 @@
-"""`bank-desktop`: sign in, then the main window; optionally start the bundled server.
+"""The running desktop around its one client: sign in, the main window, the bundled server.
 
 The bundled bank (`--local`) is a real bank: its first start asks for the bank's name and its
 first admin (desktop/dialogs/first_start.py), starts the server with them and signs in as
 that admin; later starts sign in normally. `--local --demo` starts a demo bank instead.
+
+One `BankClient` serves the app's whole life (desktop/cli.py builds it): every sign-in, also
+as another user, re-authenticates it in place, so windows, models and dialogs never swap it.
 """
 
 from __future__ import annotations
 
-import argparse
-import signal
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 from shiboken6 import isValid
 
-from desktop import __version__
 from desktop.api.client import BankClient
 from desktop.dialogs.first_start import FirstStart, FirstStartDialog
 from desktop.dialogs.login import LoginDialog, login_error_text
@@ -27,19 +26,13 @@ from desktop.local_server import (
     LOG_FILE,
     LocalServer,
     LocalServerError,
-    default_data_dir,
     is_initialised,
     read_bank_name,
     write_bank_name,
 )
 from desktop.main_window import MainWindow
-from desktop.platform_check import display_problem
-from desktop.self_test import DEFAULT_TIMEOUT_SECONDS, run_self_test
 from desktop.workers import run_task
-
-ORGANIZATION = "BankSystem"
-APPLICATION = "bank-desktop"
-DEFAULT_IDLE_MINUTES = 10
+from shared.schemas.users import UserPublic
 
 
 class IdleWatcher(QObject):
@@ -67,14 +60,17 @@ class IdleWatcher(QObject):
 
 @dataclass
 class DesktopApp:
-    """The running desktop: its settings, server, client and windows (tests drive these)."""
+    """The running desktop: its settings, its one client, server and windows (tests drive these).
+
+    The client is given, not made: whoever builds the app (desktop/cli.py) owns its making,
+    and `shutdown` closes it.
+    """
 
     settings: QSettings
-    server_url: str
+    client: BankClient
     local: LocalServer | None = None
     login: LoginDialog | None = None
     window: MainWindow | None = None
-    client: BankClient | None = None
     idle: IdleWatcher | None = None
     extras: list[Any] = field(default_factory=list)
     bank_name: str | None = None
@@ -84,11 +80,23 @@ class DesktopApp:
     # What ends the app when the bundled bank cannot run (app.quit; nothing inside tests).
     on_quit: Callable[[], None] = lambda: None
 
+    @property
+    def server_url(self) -> str:
+        """Return the address of the server the client talks to."""
+        return self.client.base_url
+
+    def watch_idle(self, minutes: float, app: QApplication) -> IdleWatcher:
+        """Lock after `minutes` without keyboard or mouse input anywhere in `app`."""
+        self.idle = IdleWatcher(minutes, self.lock)
+        app.installEventFilter(self.idle)
+        return self.idle
+
     def show_login(self, *, relock: bool = False, error: str = "") -> LoginDialog:
         """Show the sign-in dialog (again, with the server fixed, to unlock or re-authenticate)."""
-        username = self.client.user.username if relock and self.client and self.client.user else ""
+        user = self.client.user
+        username = user.username if relock and user is not None else ""
         dialog = LoginDialog(
-            self.server_url,
+            self.client,
             username=username or str(self.settings.value("login/username", "")),
             lock_server=relock or self.local is not None,
             bank_name=self.bank_name,
@@ -136,12 +144,12 @@ class DesktopApp:
 
         def started(url: str) -> None:
             progress.close()
-            self.server_url = url
+            self.client.set_server(url)
             if setup is None:
                 self.show_login()
                 return
             write_bank_name(data_dir, setup.bank_name)
-            self._sign_in_first_admin(url, setup)
+            self._sign_in_first_admin(setup)
 
         def failed(error: BaseException) -> None:
             progress.close()
@@ -154,16 +162,14 @@ class DesktopApp:
 
         run_task(self.local.start, on_done=started, on_error=failed)
 
-    def _sign_in_first_admin(self, url: str, setup: FirstStart) -> None:
+    def _sign_in_first_admin(self, setup: FirstStart) -> None:
         """Sign in as the admin the first start just created, without asking again."""
-        client = BankClient(url)
 
         def refused(error: BaseException) -> None:
-            client.close()
             self.show_login(error=login_error_text(error))
 
-        run_task(client.login, setup.username, setup.password,
-                 on_done=lambda _user: self._signed_in(client), on_error=refused)  # fmt: skip
+        run_task(self.client.login, setup.username, setup.password,
+                 on_done=self._signed_in, on_error=refused)  # fmt: skip
 
     def fail(self, text: str) -> QMessageBox:
         """Say why the bundled bank cannot run; closing the message ends the app."""
@@ -174,35 +180,37 @@ class DesktopApp:
         box.show()
         return box
 
-    def _signed_in(self, client: BankClient) -> None:
-        self.server_url = client.base_url
+    def _signed_in(self, user: UserPublic) -> None:
+        """Unlock the window the same user left, or open one for a new user on the same client."""
         if self.local is None:  # the bundled server's port changes with every start
-            self.settings.setValue("server/url", client.base_url)
-        if client.user is not None:
-            self.settings.setValue("login/username", client.user.username)
-        if self.window is not None and self.client is not None and self.client.user is not None \
-                and client.user is not None and client.user.id == self.client.user.id:  # fmt: skip
+            self.settings.setValue("server/url", self.client.base_url)
+        self.settings.setValue("login/username", user.username)
+        old = self.window if self.window is not None and isValid(self.window) else None
+        if old is not None and old.user.id == user.id:
             # Re-authenticated after expiry or an idle lock: keep the window as it was.
-            self.window.client = client
-            for model in (self.window.accounts_model, self.window.transactions_model,
-                          self.window.customers_model):  # fmt: skip
-                if model is not None:
-                    model.client = client
-            self.client = client
-            self.window.setEnabled(True)
-            self.window.banner.hide()
+            old.setEnabled(True)
+            old.banner.hide()
             return
-        if self.window is not None:
-            self.window.close()
-        assert client.user is not None
-        self.client = client
-        self.window = MainWindow(client, client.user, self.settings, bank_name=self.bank_name)
+        self.window = MainWindow(self.client, user, self.settings, bank_name=self.bank_name)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.window.restoreGeometry(geometry)
         self.window.session_expired.connect(self.lock)
         self.window.logged_out.connect(self._logged_out)
         self.window.show()
+        if old is not None:  # another user signed in on the lock: the first one's window goes
+            self._retire(old)
+
+    def _retire(self, window: MainWindow) -> None:
+        """Close a window for good: it no longer locks the app, and Qt deletes it and its timers.
+
+        Its models and timers would otherwise go on using the shared client for a user who
+        has gone (a token check that fails would lock the next user's window).
+        """
+        window.session_expired.disconnect(self.lock)
+        window.logged_out.disconnect(self._logged_out)
+        window.close()
+        window.deleteLater()
 
     def lock(self) -> None:
         """Hide the work behind the sign-in dialog until the user signs in again."""
@@ -213,119 +221,15 @@ class DesktopApp:
             self.show_login(relock=True)
 
     def _logged_out(self) -> None:
-        if self.window is not None:
-            self.window.close()
-            self.window = None
-        self.client = None
+        # The sign-in dialog first: with no window left on screen, Qt would end the app.
         self.show_login()
+        window, self.window = self.window, None
+        if window is not None and isValid(window):
+            self._retire(window)
 
     def shutdown(self) -> None:
-        """Stop the bundled server, if this app started one."""
+        """Close the client and stop the bundled server, if this app started one."""
+        self.client.close()
         if self.local is not None:
             self.local.stop()
             self.local = None
-
-
-current: DesktopApp | None = None
-
-
-def quit_on_signals(app: QApplication) -> None:
-    """Quit cleanly on SIGTERM and SIGINT (Ctrl+C), so the bundled server is stopped too."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: app.quit())
-    # Python runs signal handlers between bytecodes; a timer lets it in while Qt waits.
-    ticker = QTimer(app, interval=250)
-    ticker.timeout.connect(lambda: None)
-    ticker.start()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Describe the command line."""
-    parser = argparse.ArgumentParser(prog="bank-desktop", description="Bank System teller desktop")
-    parser.add_argument("--server", help="server URL, e.g. http://bank.example:8000")
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        help="start the bundled bank server; its first start sets up the bank and its admin",
-    )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="with --local: a demo bank with well-known passwords (admin/admin123, "
-        "teller/teller123), kept apart from the real one",
-    )
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="with --local: where the bundled bank keeps its data (default: "
-        f"{default_data_dir()}; with --demo: {default_data_dir(demo=True)})",
-    )
-    parser.add_argument(
-        "--idle-minutes",
-        type=float,
-        default=None,
-        help=f"lock after this much idle time (default {DEFAULT_IDLE_MINUTES})",
-    )
-    parser.add_argument("--version", action="version", version=f"bank-desktop {__version__}")
-    parser.add_argument(
-        "--self-test",
-        action="store_true",
-        help="offscreen: start the bundled server, sign in as a demo teller, load the "
-        "accounts, print one line and exit 0 (1 on any failure)",
-    )
-    parser.add_argument(
-        "--self-test-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="SECONDS",
-        help=f"give up the self-test after this long (default {DEFAULT_TIMEOUT_SECONDS:g})",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the desktop; reuse an existing QApplication (tests, tools) without blocking in it."""
-    global current
-    parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
-    if (args.demo or args.data_dir) and not args.local:
-        parser.error("--demo and --data-dir go with --local")
-    if args.self_test:
-        return run_self_test(args.self_test_timeout)
-    existing = QApplication.instance()
-    if existing is None and (problem := display_problem()):
-        print(f"bank-desktop: {problem}", file=sys.stderr)
-        return 1
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    settings = QSettings(ORGANIZATION, APPLICATION)
-    saved = str(settings.value("server/url", "") or "")
-    use_local = args.local or (not args.server and not saved)
-    desktop = DesktopApp(settings=settings, server_url=args.server or saved)
-    if existing is None:
-        desktop.on_quit = app.quit
-        quit_on_signals(app)
-    current = desktop
-    minutes = args.idle_minutes or float(
-        str(settings.value("idleLockMinutes", DEFAULT_IDLE_MINUTES))
-    )
-    desktop.idle = IdleWatcher(minutes, desktop.lock)
-    app.installEventFilter(desktop.idle)
-    app.aboutToQuit.connect(desktop.shutdown)
-
-    if use_local:
-        data_dir = Path(args.data_dir).expanduser() if args.data_dir else None
-        desktop.start_local(data_dir or default_data_dir(demo=args.demo), demo=args.demo)
-    else:
-        desktop.show_login()
-    if existing is not None:
-        return 0
-    try:
-        return int(app.exec())
-    finally:
-        desktop.shutdown()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

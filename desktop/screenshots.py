@@ -163,13 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         server = LocalServer(Path(data), demo=True)
         url = server.start()
         try:
-            login = LoginDialog(url, username="teller")
+            login_client = BankClient(url)
+            login = LoginDialog(login_client, username="teller")
             save(login, folder, "login")
             child(login, QLineEdit, "passwordEdit").setText("wrong")
             login.submit()
             settle(200, until=lambda: child(login, QLabel, "loginError").isVisible())
             save(login, folder, "login-error")
             login.close()
+            login_client.close()
 
             client = BankClient(url)
             user = client.login("teller", "teller123")

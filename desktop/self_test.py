@@ -5,6 +5,9 @@ demo teller through the real sign-in dialog and client, open the main window, wa
 accounts table holds every account the server reports, stop the server. One line of output
 either way; exit 0 on success and 1 on any failure, also when the whole run outlasts its
 timeout.
+
+The desktop it drives is built by the caller's composition root (desktop/cli.py passes its
+`compose`), so this module and desktop/app.py do not import each other.
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from desktop import __version__
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
+
+    from desktop.api.client import BankClient
+    from desktop.dialogs.login import LoginDialog
+    from desktop.main_window import MainWindow
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 DEMO_USERNAME = "teller"
@@ -28,6 +39,25 @@ _CLEARED_ENV = ("MONGODB_URL", "REDIS_URL", "SENTRY_DSN", "BACKUP_INTERVAL_MINUT
 
 class SelfTestFailed(RuntimeError):
     """A step of the self-test did not do what it should; the message names it."""
+
+
+class Desktop(Protocol):
+    """What the self-test drives of the running desktop (desktop.app.DesktopApp)."""
+
+    client: BankClient
+    window: MainWindow | None
+
+    def show_login(self) -> LoginDialog:
+        """Show the sign-in dialog."""
+        ...
+
+    def shutdown(self) -> None:
+        """Close the client (and stop a server the desktop started)."""
+        ...
+
+
+# Build the desktop around its one client, talking to the server at the URL given.
+Compose = Callable[["QSettings", str], Desktop]
 
 
 def _wait(what: str, done: Callable[[], bool], deadline: float) -> None:
@@ -42,13 +72,16 @@ def _wait(what: str, done: Callable[[], bool], deadline: float) -> None:
 
 
 def _run(
-    data_dir: Path, deadline: float, started: float, stop_later: list[Callable[[], None]]
+    data_dir: Path,
+    deadline: float,
+    started: float,
+    stop_later: list[Callable[[], None]],
+    compose: Compose,
 ) -> str:
     """Do every step; return the summary line."""
     from PySide6.QtCore import QSettings, QThreadPool
     from PySide6.QtWidgets import QApplication
 
-    from desktop.app import DesktopApp
     from desktop.local_server import LocalServer, LocalServerError
 
     log_file = data_dir / "server.log"
@@ -62,7 +95,8 @@ def _run(
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(["bank-desktop"])
     settings = QSettings(str(data_dir / "desktop.ini"), QSettings.Format.IniFormat)
-    desktop = DesktopApp(settings=settings, server_url=url, local=None)
+    desktop = compose(settings, url)
+    stop_later.append(desktop.shutdown)
     login = desktop.show_login()
     login.username_edit.setText(DEMO_USERNAME)
     login.password_edit.setText(DEMO_PASSWORD)
@@ -72,7 +106,7 @@ def _run(
         lambda: desktop.window is not None or login.error_label.isVisible(),
         deadline,
     )
-    if desktop.window is None or desktop.client is None:
+    if desktop.window is None or not desktop.client.signed_in:
         raise SelfTestFailed(f"sign-in as {DEMO_USERNAME} failed: {login.error_label.text()}")
     window, client = desktop.window, desktop.client
     model = window.accounts_model
@@ -98,7 +132,7 @@ def _run(
     role = client.user.role.value if client.user is not None else "?"
     window.close()
     client.logout()
-    client.close()
+    desktop.shutdown()
     QThreadPool.globalInstance().waitForDone(5_000)
     app.processEvents()
     return (
@@ -108,7 +142,7 @@ def _run(
     )
 
 
-def run_self_test(timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
+def run_self_test(compose: Compose, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
     """Run the self-test; print one line; return the exit status (0 passed, 1 failed)."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ["BANK_ENV"] = "development"
@@ -132,7 +166,7 @@ def run_self_test(timeout: float = DEFAULT_TIMEOUT_SECONDS) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bank-self-test-") as tmp:
             try:
-                summary = _run(Path(tmp), deadline, started, stop_later)
+                summary = _run(Path(tmp), deadline, started, stop_later, compose)
             finally:
                 for stop in stop_later:
                     stop()

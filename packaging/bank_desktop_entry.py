@@ -23,7 +23,7 @@ def main() -> int:
 
         sys.argv = ["bank-server", *sys.argv[2:]]
         return server_main(sys.argv[1:])
-    from desktop.app import main as desktop_main
+    from desktop.cli import main as desktop_main
 
     return desktop_main(sys.argv[1:])
 

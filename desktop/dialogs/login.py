@@ -1,9 +1,12 @@
-"""The sign-in dialog: server address, username, password; the network call runs off-thread."""
+"""The sign-in dialog: server address, username, password; the network call runs off-thread.
+
+It signs in the app's one client (again: after a sign-out, an expiry or a lock), never a new one.
+"""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from contextlib import suppress
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -17,12 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import messages
-from desktop.api.client import BankClient, NetworkError
+from desktop.api.client import ApiError, BankClient, NetworkError, SessionExpired
 from desktop.text import tr
 from desktop.theme import Tone
 from desktop.widgets import named
 from desktop.widgets.labels import ToneLabel
 from desktop.workers import run_task
+from shared.schemas.users import UserPublic
 
 
 def login_error_text(error: BaseException) -> str:
@@ -32,16 +36,27 @@ def login_error_text(error: BaseException) -> str:
     return messages.explain(error).text
 
 
+def sign_in(client: BankClient, server_url: str, username: str, password: str) -> UserPublic:
+    """Sign `client` in at `server_url`; first end the session of another user it still holds."""
+    previous = client.user
+    if client.signed_in and previous is not None and previous.username != username:
+        # Another person at the lock screen: the first one's session must not outlive them.
+        with suppress(ApiError, NetworkError, SessionExpired):
+            client.logout()
+    if server_url.rstrip("/") != client.base_url:
+        client.set_server(server_url)
+    return client.login(username, password)
+
+
 class LoginDialog(QDialog):
-    """Ask for the server and credentials; `client` holds the signed-in BankClient after accept."""
+    """Ask for the server and credentials and sign `client` in; `signed_in(user)` follows."""
 
     signed_in = Signal(object)
 
     def __init__(
         self,
-        server_url: str,
+        client: BankClient,
         *,
-        client_factory: Callable[[str], BankClient] = BankClient,
         username: str = "",
         lock_server: bool = False,
         bank_name: str | None = None,
@@ -52,11 +67,10 @@ class LoginDialog(QDialog):
         name = bank_name or "Bank System"
         self.setWindowTitle(f"Sign in — {name}")
         self.setMinimumWidth(380)
-        self.client: BankClient | None = None
-        self._factory = client_factory
+        self.client = client
 
         title = QLabel(f"<h2>{html.escape(name)}</h2><p>Sign in to continue.</p>")
-        self.server_edit = named(QLineEdit(server_url), "serverUrlEdit")
+        self.server_edit = named(QLineEdit(client.base_url), "serverUrlEdit")
         self.server_edit.setReadOnly(lock_server)
         self.username_edit = named(QLineEdit(username), "usernameEdit")
         self.username_edit.setPlaceholderText("username")
@@ -100,19 +114,19 @@ class LoginDialog(QDialog):
             return
         self.error_label.hide()
         self._busy(True)
-        client = self._factory(self.server_edit.text().strip())
         run_task(
-            client.login,
+            sign_in,
+            self.client,
+            self.server_edit.text().strip(),
             self.username_edit.text().strip(),
             self.password_edit.text(),
-            on_done=lambda _user: self._succeeded(client),
+            on_done=self._succeeded,
             on_error=self._failed,
         )
 
-    def _succeeded(self, client: BankClient) -> None:
-        self.client = client
+    def _succeeded(self, user: UserPublic) -> None:
         self._busy(False)
-        self.signed_in.emit(client)
+        self.signed_in.emit(user)
         self.accept()
 
     def _failed(self, error: BaseException) -> None:

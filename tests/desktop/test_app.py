@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QTableView
 
-from desktop import app as desktop_app
 from desktop.api.client import BankClient
+from desktop.cli import launch
 from desktop.dialogs.login import LoginDialog
 from desktop.main_window import MainWindow
 from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, ready_branch
@@ -58,9 +58,7 @@ def customer_with_money(make_user: Any, open_account: Any) -> dict[str, Any]:
 
 
 def sign_in(qtbot: Any, server: ServerProcess, username: str, password: str) -> Any:
-    desktop_app.main(["--server", server.url, "--idle-minutes", "60"])
-    desktop = desktop_app.current
-    assert desktop is not None
+    desktop = launch(["--server", server.url, "--idle-minutes", "60"])
     dialog = desktop.login
     assert dialog is not None
     qtbot.addWidget(dialog)
@@ -217,17 +215,14 @@ def measure_gui_stall(qtbot: Any, server: ServerProcess, username: str, password
     timer = QTimer(interval=5)
     timer.timeout.connect(tick)
     timer.start()
-    dialog = LoginDialog(
-        server.url, client_factory=lambda url: BankClient(url, transport=SlowTransport())
-    )
+    client = BankClient(server.url, transport=SlowTransport())
+    dialog = LoginDialog(client)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.findChild(QLineEdit, "usernameEdit").setText(username)
     dialog.findChild(QLineEdit, "passwordEdit").setText(password)
-    dialog.findChild(QPushButton, "loginButton").click()
-    qtbot.waitUntil(lambda: dialog.client is not None, timeout=20_000)
-    client = dialog.client
-    assert client is not None
+    with qtbot.waitSignal(dialog.signed_in, timeout=20_000):
+        dialog.findChild(QPushButton, "loginButton").click()
     assert client.user is not None
     window = MainWindow(client, client.user)
     qtbot.addWidget(window)
@@ -239,6 +234,7 @@ def measure_gui_stall(qtbot: Any, server: ServerProcess, username: str, password
     qtbot.waitUntil(lambda: history.model().rowCount() > 0, timeout=20_000)
     timer.stop()
     window.close()
+    client.close()
     return (max(gaps[2:]) - 0.005) * 1000
 
 

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton
 
 from desktop import app as desktop_app
+from desktop.cli import launch
 from desktop.dialogs.first_start import FirstStartDialog
 from server.db import EmbeddedDatabase
 from shared.schemas.common import Role
@@ -50,9 +51,7 @@ def quits() -> list[str]:
 
 
 def start_desktop(data_dir: Path, quits: list[str], *args: str) -> desktop_app.DesktopApp:
-    desktop_app.main(["--local", "--data-dir", str(data_dir), "--idle-minutes", "60", *args])
-    desktop = desktop_app.current
-    assert desktop is not None
+    desktop = launch(["--local", "--data-dir", str(data_dir), "--idle-minutes", "60", *args])
     desktop.on_quit = lambda: quits.append("quit")
     return desktop
 

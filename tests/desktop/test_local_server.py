@@ -9,8 +9,8 @@ import httpx
 import pytest
 from PySide6.QtWidgets import QLineEdit
 
-from desktop import app as desktop_app
 from desktop.api.client import BankClient
+from desktop.cli import launch
 from desktop.local_server import LocalServer, LocalServerError
 
 
@@ -43,9 +43,7 @@ def test_local_demo_flag_starts_the_bundled_demo_bank_before_sign_in(
     qtbot: Any, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "demo-bank"
-    desktop_app.main(["--local", "--demo", "--data-dir", str(data_dir), "--idle-minutes", "60"])
-    desktop = desktop_app.current
-    assert desktop is not None
+    desktop = launch(["--local", "--demo", "--data-dir", str(data_dir), "--idle-minutes", "60"])
     try:
         assert desktop.first_start is None  # a demo bank needs no set-up
         qtbot.waitUntil(lambda: desktop.login is not None, timeout=90_000)

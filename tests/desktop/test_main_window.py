@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from desktop import app as desktop_app
 from desktop.api.client import BankClient
+from desktop.cli import launch
 from desktop.dialogs.forms import AccountDialog, EditCustomerDialog
 from desktop.dialogs.movement import MovementDialog
 from desktop.dialogs.user_form import NewUserDialog
@@ -472,9 +473,7 @@ def test_lock_disables_the_window_and_asks_for_the_password(
     qtbot: Any, server: ServerProcess, make_user: MakeUser
 ) -> None:
     me, _teller = make_user("teller")
-    desktop_app.main(["--server", server.url, "--idle-minutes", "60"])
-    desktop = desktop_app.current
-    assert desktop is not None
+    desktop = launch(["--server", server.url, "--idle-minutes", "60"])
     assert desktop.login is not None
     login = desktop.login
     qtbot.addWidget(login)
@@ -487,9 +486,7 @@ def test_lock_disables_the_window_and_asks_for_the_password(
     qtbot.addWidget(window)
     assert window.isEnabled()
 
-    current = desktop_app.current
-    assert current is desktop
-    current.lock()
+    desktop.lock()
     assert not window.isEnabled()
     relock = desktop.login
     assert relock is not None

@@ -112,7 +112,7 @@ def refusals(
     shown["account_not_active"] = dialog_error("deposit", frozen, "1.00")
 
     # Sign-in with a wrong password.
-    login = LoginDialog(server.url, client_factory=lambda url: BankClient(url, transport=transport))
+    login = LoginDialog(BankClient(server.url, transport=transport))
     qtbot.addWidget(login)
     login.show()
     login.username_edit.setText("admin")
