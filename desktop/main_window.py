@@ -34,6 +34,7 @@ from desktop.tabs.accounts import AccountsTab
 from desktop.tabs.approvals import ApprovalsTab, badge_title
 from desktop.tabs.customers import CustomersTab
 from desktop.tabs.end_of_day import EndOfDayTab
+from desktop.tabs.till import TillTab
 from desktop.text import tr
 from desktop.widgets import named
 from desktop.widgets.banner import Banner
@@ -191,6 +192,9 @@ class MainWindow(QMainWindow):
         # never get these widgets.
         self.stats_panel: StatsPanel | None = None
         self.admin_panel: AdminPanel | None = None
+        self.till_tab = TillTab(self.client, self.administers) if self.is_staff else None
+        if self.till_tab is not None:
+            self.tabs.addTab(self.till_tab, tr("Till"))
         if self.is_staff:
             self.stats_panel = StatsPanel(self.client)
             self.tabs.addTab(self.stats_panel, tr("Statistics"))
@@ -214,6 +218,8 @@ class MainWindow(QMainWindow):
         self.lock = WindowLock(self, content)
         self.busy_label = named(QLabel(""), "busyLabel")
         self.statusBar().addPermanentWidget(self.busy_label)
+        self.till_status = named(QLabel(""), "tillStatusLabel")  # "Till 1 · session 12 open"
+        self.statusBar().addPermanentWidget(self.till_status)
         self.statusBar().showMessage(tr("Signed in as {username} ({role}) at {url}").format(
             username=self.user.username, role=text.role(self.user.role).lower(),
             url=self.client.base_url))  # fmt: skip
@@ -260,6 +266,11 @@ class MainWindow(QMainWindow):
             self.global_search.customer_chosen.connect(self.open_customer)
             self.global_search.account_chosen.connect(self.open_found_account)
             self.global_search.failed.connect(self._handle_error)
+        if self.till_tab is not None:
+            self.till_tab.status_changed.connect(self.till_status.setText)
+            self.till_tab.failed.connect(self._handle_error)
+            self.till_tab.message.connect(self.show_status)
+            self.till_tab.refresh()
         if self.customers_tab is not None:
             customers = self.customers_tab
             customers.new_requested.connect(self.open_customer_dialog)
@@ -357,6 +368,8 @@ class MainWindow(QMainWindow):
         if self.day_banner is not None:
             self.day_banner.refresh()
         self.refresh_lists()
+        if self.till_tab is not None:
+            self.till_tab.refresh()
 
     def refresh_lists(self) -> None:
         """Reload the accounts and customers (holder names, balances) keeping the selection."""

@@ -27,9 +27,10 @@ from shared.schemas.business_day import BusinessDayPublic, ClosedDay, VerifyResu
 from shared.schemas.common import Page
 from shared.schemas.customers import DocumentPublic
 from shared.schemas.holds import HoldPublic
+from shared.schemas.ledger import JournalPublic
 from shared.schemas.search import CustomerMatch
 from shared.schemas.service import ServiceInfo
-from shared.schemas.tills import SessionPublic
+from shared.schemas.tills import CashPosition, SessionLine, SessionPublic, TillPublic
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 from shared.schemas.users import UserPublic, UserWithAccounts
 
@@ -110,6 +111,9 @@ _PAGE_OF_CLOSED_DAYS = TypeAdapter(Page[ClosedDay])
 _PAGE_OF_POLICIES = TypeAdapter(Page[PolicyPublic])
 _PAGE_OF_HOLDS = TypeAdapter(Page[HoldPublic])
 _PAGE_OF_MATCHES = TypeAdapter(Page[CustomerMatch])
+_PAGE_OF_TILLS = TypeAdapter(Page[TillPublic])
+_PAGE_OF_SESSION_LINES = TypeAdapter(Page[SessionLine])
+_CASH_POSITION: TypeAdapter[CashPosition] = TypeAdapter(CashPosition)
 
 
 def new_idempotency_key() -> str:
@@ -567,6 +571,79 @@ class BankClient:
         clean = {k: v for k, v in {"q": q, **params}.items() if v not in (None, "")}
         response = self._authed("GET", "/customers/search", params=clean)
         return _PAGE_OF_MATCHES.validate_python(response.json())
+
+    # -- tills and teller sessions (API.md "Tills and teller sessions") ----------------
+
+    def tills(self, **params: Any) -> Page[TillPublic]:
+        """Return a page of tills (tellers never see their cash)."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        return _PAGE_OF_TILLS.validate_python(self._authed("GET", "/tills", params=clean).json())
+
+    def till(self, till_id: int) -> TillPublic:
+        """Return one till."""
+        return TillPublic.model_validate(self._authed("GET", f"/tills/{till_id}").json())
+
+    def open_session(
+        self, till_id: int, counted: dict[str, Decimal] | None, key: str
+    ) -> SessionPublic:
+        """Open the caller's session on a till; a differing count raises ApprovalRequired."""
+        body: dict[str, Any] = {}
+        if counted is not None:
+            body["counted"] = {c: to_cents_str(a) for c, a in counted.items()}
+        response = self._authed("POST", f"/tills/{till_id}/sessions", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return SessionPublic.model_validate(response.json())
+
+    def current_session(self) -> SessionPublic | None:
+        """Return the caller's session that is not closed, or None."""
+        try:
+            response = self._authed("GET", "/sessions/current")
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        return SessionPublic.model_validate(response.json())
+
+    def session(self, session_id: int) -> SessionPublic:
+        """Return one teller session (blind to its own teller until closed)."""
+        return SessionPublic.model_validate(self._authed("GET", f"/sessions/{session_id}").json())
+
+    def session_journal(self, session_id: int, **params: Any) -> Page[SessionLine]:
+        """Return a page of the till's legs in a session, oldest first."""
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        response = self._authed("GET", f"/sessions/{session_id}/journal", params=clean)
+        return _PAGE_OF_SESSION_LINES.validate_python(response.json())
+
+    def till_cash(
+        self, till_id: int, direction: str, currency: str, amount: Decimal,
+        reference: str | None, key: str,
+    ) -> JournalPublic:  # fmt: skip
+        """Move cash between the vault and a till; a teller's raises ApprovalRequired."""
+        body: dict[str, Any] = {"direction": direction, "currency": currency,
+                                "amount": to_cents_str(amount)}  # fmt: skip
+        if reference:
+            body["reference"] = reference
+        response = self._authed("POST", f"/tills/{till_id}/cash", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return JournalPublic.model_validate(response.json())
+
+    def close_session(
+        self, session_id: int, counted: dict[str, Decimal],
+        denominations: dict[str, dict[str, int]] | None, note: str | None, key: str,
+    ) -> SessionPublic:  # fmt: skip
+        """Close a session with a count; a difference raises ApprovalRequired (`closing`)."""
+        body: dict[str, Any] = {"counted": {c: to_cents_str(a) for c, a in counted.items()}}
+        if denominations:
+            body["denominations"] = denominations
+        if note:
+            body["note"] = note
+        response = self._authed("POST", f"/sessions/{session_id}/close", json=body,
+                                headers={"Idempotency-Key": key})  # fmt: skip
+        return SessionPublic.model_validate(response.json())
+
+    def cash_position(self) -> CashPosition:
+        """Return the cash in the vault and in every till, per currency (supervisor, admin)."""
+        return _CASH_POSITION.validate_python(self._authed("GET", "/cash-position").json())
 
 
 def _approved(response: httpx.Response) -> httpx.Response:

@@ -129,6 +129,10 @@ class MovementDialog(QDialog):
             preposition=self._words.preposition, number=account.number, id=result.id,
         )  # fmt: skip
 
+    def _till_words(self, result: Result) -> str | None:
+        """Return the till and session a cash movement went through, for its receipt."""
+        return None
+
     def _learn(self, result: Result) -> None:
         """Remember what the answer tells beyond the movement (the payee named)."""
 
@@ -428,7 +432,7 @@ class MovementDialog(QDialog):
         performer = f"{user.full_name} ({user.username})" if user is not None and \
             user.id == result.performed_by else None  # fmt: skip
         receipt = Receipt(result, account, self._kind, self.balance_after, self._result_payee,
-                          performer)  # fmt: skip
+                          performer, till=self._till_words(result))  # fmt: skip
         try:
             write_receipt(target, receipt)
         except OSError as exc:

@@ -31,6 +31,7 @@ class Receipt:
     payee: Payee | None = None
     performed_by: str | None = None  # "Terry Teller (teller)"; else the user id recorded
     bank_name: str = BANK_NAME
+    till: str | None = None  # "Till 1 · session 12": where the cash went in or out
 
 
 def receipt_html(receipt: Receipt) -> str:
@@ -61,6 +62,8 @@ def receipt_html(receipt: Receipt) -> str:
         tr("Transfer no.") if isinstance(result, TransferPublic) else tr("Transaction no.")
     )
     rows.append((number_label, str(result.id), False))
+    if receipt.till:
+        rows.append((tr("Till"), receipt.till, False))
     if receipt.performed_by:
         rows.append((tr("Performed by"), receipt.performed_by, False))
     elif result.performed_by is not None:
