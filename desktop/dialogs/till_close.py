@@ -9,7 +9,7 @@ expected figure only once the session is closed.
 from __future__ import annotations
 
 import shiboken6
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from desktop.api.client import ApiError, ApprovalRequired, BankClient
 from desktop.api.client import new_idempotency_key as new_key
@@ -48,7 +48,7 @@ class CloseSessionDialog(FormDialog):
         self.session = session
         self.till_name = till_name
         self.keys = Keys(new_key)
-        self.result: SessionPublic | None = None
+        self.closed_session: SessionPublic | None = None
         self.approval: ApprovalRequired | None = None
         about = tr("{line}, opened {when}. Opening cash: {opening}.").format(
             line=session_line(session, till_name), when=time_text(session.opened_at),
@@ -67,7 +67,9 @@ class CloseSessionDialog(FormDialog):
         self.form.addRow(tr("&Note:"), self.note_edit)
         self.outcome = ToneLabel("countResult", panel=True)
         self.outcome.show_text("", Tone.OK)
-        self.layout().insertWidget(1, self.outcome)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(1, self.outcome)  # above the hint: the outcome is what matters
         self.count.changed.connect(self.update_state)
         self.note_edit.textChanged.connect(lambda _t: self.update_state())
         self.built(next(iter(self.count.counts.values())).amount_edit)
@@ -93,7 +95,7 @@ class CloseSessionDialog(FormDialog):
     def set_busy(self, busy: bool) -> None:
         """Freeze the count with the other fields."""
         super().set_busy(busy)
-        self.count.set_enabled(not busy and self.result is None and self.approval is None)
+        self.count.set_enabled(not busy and self.closed_session is None and self.approval is None)
 
     def refused(self, error: BaseException) -> None:
         """Keep the key only for a retry; help with what the refusal asks for."""
@@ -113,7 +115,7 @@ class CloseSessionDialog(FormDialog):
         """Show the outcome: closed with both figures, or closing until a supervisor approves."""
         self.keys.settled(False)
         if isinstance(result, SessionPublic):
-            self.result = result
+            self.closed_session = result
             tone = Tone.OK if result.status is SessionStatus.CLOSED else Tone.WARNING
             self.outcome.show_text(session_result(result), tone)
         elif isinstance(result, ApprovalRequired):
@@ -131,5 +133,5 @@ class CloseSessionDialog(FormDialog):
 
     def _closing(self, session: SessionPublic) -> None:
         if shiboken6.isValid(self):
-            self.result = session
+            self.closed_session = session
             self.outcome.show_text(session_result(session), Tone.WARNING)

@@ -59,8 +59,9 @@ class OpenSessionDialog(FormDialog):
         self.form.addRow(tr("&Till:"), self.till_combo)
         self.count_check = named(QCheckBox(tr("Count the cash in the till first")),
                                  "openingCountCheck")  # fmt: skip
-        self.count_check.setToolTip(tr("A count that differs from the till's cash needs a "
-                                       "supervisor's approval before the session opens"))  # fmt: skip
+        self.count_check.setToolTip(tr(
+            "A count that differs from the till's cash needs a supervisor's approval before "
+            "the session opens"))  # fmt: skip
         self.form.addRow("", self.count_check)
         self.count = CountForm(["USD"])
         self.count.hide()

@@ -41,17 +41,29 @@ class Position:
     tills: list[tuple[int, str]]  # every active till, for moving cash into
 
 
+def teller_name(client: BankClient, teller_id: int) -> str:
+    """Name a till's teller: an admin reads the user; a supervisor, who may read only
+    customers, finds the username in the audit trail of the sessions they opened."""
+    try:
+        user = client.get_user(teller_id)
+        return f"{user.full_name} ({user.username})"
+    except (ApiError, NetworkError):
+        pass
+    try:
+        events = client.audit(actor_id=teller_id, action="session.opened", include="names",
+                              limit=1).items  # fmt: skip
+    except (ApiError, NetworkError):
+        events = []
+    if events and events[0].actor_name:
+        return events[0].actor_name
+    return tr("user {id}").format(id=teller_id)
+
+
 def load_position(client: BankClient) -> Position:
     """Fetch the cash position and name its tellers (worker thread)."""
     cash = client.cash_position()
     ids = {t.teller_id for c in cash.values() for t in c.tills if t.teller_id is not None}
-    tellers: dict[int, str] = {}
-    for teller_id in sorted(ids):
-        try:
-            user = client.get_user(teller_id)
-            tellers[teller_id] = f"{user.full_name} ({user.username})"
-        except (ApiError, NetworkError):
-            tellers[teller_id] = tr("user {id}").format(id=teller_id)
+    tellers = {teller_id: teller_name(client, teller_id) for teller_id in sorted(ids)}
     tills = [(t.id, t.name) for t in client.tills(limit=200, sort="id").items
              if t.status is TillStatus.ACTIVE]  # fmt: skip
     return Position(cash, tellers, tills)
