@@ -26,6 +26,7 @@ from desktop.dialogs.login import LoginDialog
 from desktop.dialogs.movement import movement_dialog
 from desktop.local_server import LocalServer
 from desktop.main_window import MainWindow
+from desktop.tabs.till import TillTab
 from desktop.widgets import child
 from shared.schemas.accounts import AccountPublic
 
@@ -150,6 +151,45 @@ def identity_shots(client: BankClient, window: MainWindow, folder: Path) -> None
         search.hide_results()
 
 
+def till_shots(url: str, folder: Path) -> None:
+    """Render the Till tab of a teller at work, the blind count, and a supervisor's position."""
+    client = BankClient(url)
+    user = client.login("teller", "teller123")
+    till = next(t for t in client.tills().items if t.name == "Till 1")
+    if client.current_session() is None:
+        client.open_session(till.id, None, new_idempotency_key())
+    account = client.accounts(status="active", sort="id").items[0]
+    client.deposit(account.id, Decimal("125.50"), "Counter service", new_idempotency_key())
+    window = MainWindow(client, user)
+    window.resize(1280, 800)
+    window.show()
+    tab = child(window, TillTab, "tillTab")
+    window.tabs.setCurrentWidget(tab)
+    settle(200, until=lambda: tab.model.rowCount() > 0)
+    save(window, folder, "till-panel")
+    dialog = tab.close_session()
+    assert dialog is not None
+    count = dialog.count.counts["USD"]
+    count.by_pieces.setChecked(True)
+    count.pieces["100.00"].setValue(3)
+    count.pieces["20.00"].setValue(4)
+    save(dialog, folder, "till-count-form")
+    dialog.close()
+    window.close()
+    client.close()
+    manager = BankClient(url)
+    window = MainWindow(manager, manager.login("super", "super123"))
+    window.resize(1280, 800)
+    window.show()
+    tab = child(window, TillTab, "tillTab")
+    window.tabs.setCurrentWidget(tab)
+    assert tab.position is not None
+    settle(200, until=lambda: tab.position is not None and tab.position.position is not None)
+    save(window, folder, "cash-position")
+    window.close()
+    manager.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the screenshots into the folder given (default docs/screenshots)."""
     args = argv if argv is not None else sys.argv[1:]
@@ -216,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             window.close()
             client.close()
             admin_shots(url, folder)
+            till_shots(url, folder)
         finally:
             server.stop()
     QCoreApplication.processEvents()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from desktop.api.client import ApiError, ApprovalRequired, BankClient, NetworkError
 from desktop.dialogs.till_cash import TillCashDialog
 from desktop.dialogs.till_words import waiting
-from desktop.text import money, tr
+from desktop.text import QT_TRANSLATE_NOOP, money, tr
 from desktop.theme import Tone
 from desktop.widgets import named
 from desktop.widgets.labels import ToneLabel
@@ -29,7 +29,11 @@ from shared.schemas.ledger import JournalPublic
 from shared.schemas.tills import CashPosition, TillStatus
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-HEADERS = ("Currency", "Where", "Cash", "Session", "Held by")
+HEADERS = (
+    QT_TRANSLATE_NOOP("bank", "Currency"), QT_TRANSLATE_NOOP("bank", "Where"),
+    QT_TRANSLATE_NOOP("bank", "Cash"), QT_TRANSLATE_NOOP("bank", "Session"),
+    QT_TRANSLATE_NOOP("bank", "Held by"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,15 @@ class CashPositionPanel(QWidget):
         self.client = client
         self.position: Position | None = None
         self.table = named(QTableWidget(0, len(HEADERS)), "cashPositionTable")
-        self.table.setHorizontalHeaderLabels([tr(h) for h in HEADERS])
+        for column, title in enumerate(HEADERS):
+            item = QTableWidgetItem(tr(title))
+            if column == 2:
+                item.setTextAlignment(RIGHT)
+            self.table.setHorizontalHeaderItem(column, item)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

@@ -43,6 +43,14 @@ from shared.schemas.ledger import JournalPublic
 from shared.schemas.tills import SessionLine, SessionPublic, SessionStatus
 
 
+def _description(item: SessionLine) -> str:
+    if item.description:
+        return item.description
+    if item.transaction_id is not None:
+        return tr("Transaction no. {id}").format(id=item.transaction_id)
+    return ""
+
+
 class SessionJournalModel(PagedTableModel[SessionLine]):
     """The till's legs in one session, oldest first, with the till's balance after each."""
 
@@ -91,7 +99,7 @@ class SessionJournalModel(PagedTableModel[SessionLine]):
         cash_in = item.side == "debit"  # a debit on the till is cash coming into it
         after = item.till_balance_after
         return (
-            text.time_text(item.created_at), journal_kind(item.kind), item.description or "",
+            text.time_text(item.created_at), journal_kind(item.kind), _description(item),
             item.currency, text.money(item.amount) if cash_in else "",
             "" if cash_in else text.money(item.amount),
             text.money(after) if after is not None else tr("hidden"),
@@ -155,8 +163,7 @@ class TillTab(QWidget):
             split = QSplitter(Qt.Orientation.Vertical)
             split.addWidget(mine)
             split.addWidget(box)
-            split.setStretchFactor(0, 3)
-            split.setStretchFactor(1, 2)
+            split.setSizes([320, 420])  # the position matters most to those who manage cash
             outer.addWidget(split)
             self.position.failed.connect(self.failed)
             self.position.message.connect(self.message)
