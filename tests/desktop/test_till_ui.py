@@ -85,7 +85,7 @@ def texts(widget: QWidget) -> str:
 
 def teller(make_user: MakeUser, name: str) -> tuple[dict[str, Any], Api, str]:
     password = f"pw-{name}-secret-1"
-    user, api = make_user("teller", username=name, password=password,
+    user, api = make_user("teller", till=False, username=name, password=password,
                           full_name=f"Tess {name.title()}")  # fmt: skip
     return user, api, password
 
