@@ -271,6 +271,7 @@ def test_admin_creates_edits_unlocks_deactivates_and_deletes_a_user(
     assert tab_titles(window) == [
         "Accounts",
         "Customers",
+        "Till",
         "Statistics",
         "Approvals",
         "End of day",
@@ -522,7 +523,7 @@ def test_stats_panel_shows_the_figures_and_the_last_30_days(
 ) -> None:  # fmt: skip
     me, _teller = make_user("teller")
     window = open_window(qtbot, server, me["username"], f"pw-{me['username']}-secret")
-    assert tab_titles(window) == ["Accounts", "Customers", "Statistics", "Approvals"]
+    assert tab_titles(window) == ["Accounts", "Customers", "Till", "Statistics", "Approvals"]
     # No user management for a teller: the widgets do not exist at all.
     assert window.admin_panel is None
     assert window.findChild(QWidget, "adminPanel") is None
