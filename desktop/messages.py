@@ -214,6 +214,16 @@ def _rate_limited(facts: _Facts, _situation: Situation) -> str:
     )
 
 
+def _statement_too_large(facts: _Facts, _situation: Situation) -> str:
+    rows, days = facts.number("max_rows"), facts.number("max_days")
+    if rows is None or days is None:
+        return tr("This statement is too long; choose a shorter period.")
+    return tr("A statement covers at most {days} and {rows}; choose a shorter period.").format(
+        days=plural(days, tr("%n day"), tr("%n days")),
+        rows=plural(rows, tr("%n line"), tr("%n lines")),
+    )
+
+
 def _not_found(_facts: _Facts, situation: Situation) -> str:
     return situation.not_found or tr("It was not found; it may have been closed or deleted.")
 
@@ -382,6 +392,7 @@ _WORDING: dict[str, Callable[[_Facts, Situation], str]] = {
     ErrorCode.DAY_CLOSED: _day(ErrorCode.DAY_CLOSED),
     ErrorCode.DAY_NOT_OPEN: _day(ErrorCode.DAY_NOT_OPEN),
     ErrorCode.RATE_LIMITED: _rate_limited,
+    ErrorCode.STATEMENT_TOO_LARGE: _statement_too_large,
 }
 
 

@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     open_rate_per_hour: int = Field(default=100, ge=1)
     open_rate_per_hour_per_ip: int = Field(default=300, ge=1)
     movement_rate_per_minute: int = Field(default=120, ge=1)
+    # Statements (issue 11): one request covers at most this many lines and days (422
+    # `statement_too_large`), and each user asks for so many a minute (429).
+    statement_max_rows: int = Field(default=5000, ge=1)
+    statement_max_days: int = Field(default=366, ge=1)
+    statement_rate_per_minute: int = Field(default=20, ge=1)
+    # Payee lookups per user a minute: a number guesser is slowed down (429).
+    payee_rate_per_minute: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=200, ge=1, le=200)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     docs_enabled: bool | None = None

@@ -5,7 +5,8 @@
   window (`LOGIN_WINDOW_SECONDS`); see `AbuseLimits.login_attempt` for what each refuses.
   A wrong `current_password` on a password change counts as a failed sign-in.
 - Sign-ups and account openings are counted per IP and per signed-in user (per hour).
-- Money movements are counted per acting user (`MOVEMENT_RATE_PER_MINUTE`).
+- Money movements are counted per acting user (`MOVEMENT_RATE_PER_MINUTE`), and so are
+  statements (`STATEMENT_RATE_PER_MINUTE`) and payee lookups (`PAYEE_RATE_PER_MINUTE`).
 - Logged-out sessions are also written to Redis (`REDIS_URL`), each key living as long as
   a refresh token, and checked before the database on every request.
 
@@ -198,6 +199,8 @@ class AbuseLimits:
         self.movement_item: RateLimitItem = RateLimitItemPerMinute(
             settings.movement_rate_per_minute
         )
+        self.statement_item = RateLimitItemPerMinute(settings.statement_rate_per_minute)
+        self.payee_item = RateLimitItemPerMinute(settings.payee_rate_per_minute)
         self.revocation_seconds = settings.refresh_token_seconds
         # One Redis may serve several banks (staging, production): keys carry the database.
         self.prefix = f"bank:{settings.database_name}"
@@ -409,6 +412,18 @@ class AbuseLimits:
         if not await self.run(lambda limiter: limiter.hit(self.movement_item, key)):
             retry_after = await self._retry_after(self.movement_item, key)
             raise RateLimited("too many money movements; slow down", retry_after)
+
+    # --- reading: statements and payees -------------------------------------------------
+
+    async def check_statement(self, user_id: int | None) -> None:
+        """Count one statement request of a user, or raise 429 when over the rate."""
+        message = "too many statements; wait a moment"
+        await self.check_rate(self.statement_item, f"statement/{user_id}", message)
+
+    async def check_payee(self, user_id: int | None) -> None:
+        """Count one payee lookup of a user, found or not, or raise 429 when over the rate."""
+        message = "too many payee lookups; wait a moment"
+        await self.check_rate(self.payee_item, f"payee/{user_id}", message)
 
     # --- revoked login sessions ------------------------------------------------------------
 

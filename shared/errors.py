@@ -70,6 +70,7 @@ class ErrorCode(StrEnum):
     NOTE_REQUIRED = "note_required"
     SELF_APPROVAL = "self_approval"
     NOT_CASH_AMOUNT = "not_cash_amount"
+    STATEMENT_TOO_LARGE = "statement_too_large"
     # 429
     RATE_LIMITED = "rate_limited"
     # 500, 503
@@ -103,6 +104,7 @@ _BY_STATUS: dict[int, tuple[ErrorCode, ...]] = {
         ErrorCode.IDEMPOTENCY_KEY_REUSED, ErrorCode.INVALID_IDEMPOTENCY_KEY,
         ErrorCode.NOT_REVERSIBLE, ErrorCode.COUNT_MISMATCH, ErrorCode.COUNT_INCOMPLETE,
         ErrorCode.NOTE_REQUIRED, ErrorCode.SELF_APPROVAL, ErrorCode.NOT_CASH_AMOUNT,
+        ErrorCode.STATEMENT_TOO_LARGE,
     ),
     429: (ErrorCode.RATE_LIMITED,),
     500: (ErrorCode.INTERNAL_ERROR,),
@@ -126,6 +128,7 @@ REQUIRED_FACTS: Mapping[ErrorCode, frozenset[str]] = {
     ErrorCode.APPROVAL_PENDING: frozenset({"approval_id"}),
     ErrorCode.DAY_CLOSED: frozenset({"date", "open_date"}),
     ErrorCode.DAY_NOT_OPEN: frozenset({"date", "open_date"}),
+    ErrorCode.STATEMENT_TOO_LARGE: frozenset({"max_rows", "max_days", "rows", "days"}),
 }
 """The facts (keys of `context`) each listed code carries at least (API.md "Error facts")."""
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from server.documents import Account
+from server.errors import DomainError
 from server.services.accounts import visible_account
 from server.services.context import Ctx
 from server.services.ledger import store
 from server.services.ledger.posting import dec, transaction_public
 from server.services.views import ListParams
+from shared.errors import ErrorCode
 from shared.money import format_money, to_cents_str
 from shared.schemas.common import Page, SortOrder, iso_utc_ms, now_ms
 from shared.schemas.transactions import TransactionPublic, TransactionType
@@ -24,6 +28,11 @@ from shared.schemas.transactions import TransactionPublic, TransactionType
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_ROWS = 200
+# PDFs render on threads of their own, this many at a time: however many statements are
+# asked for, the default executor (password hashing, file work) keeps its threads.
+PDF_WORKERS = 2
+_pdf_executor = ThreadPoolExecutor(max_workers=PDF_WORKERS, thread_name_prefix="statement-pdf")
+DAY_SECONDS = 86400
 
 
 def _to_ms(moment: datetime | None) -> datetime | None:
@@ -142,15 +151,36 @@ class StatementHead:
 
 
 async def statement_head(
-    ctx: Ctx, account_id: int, since: datetime | None, until: datetime | None
+    ctx: Ctx,
+    account_id: int,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    max_rows: int | None = None,
+    max_days: int | None = None,
 ) -> StatementHead:
-    """Read the account, the opening and closing balances and the number of lines."""
+    """Read the account, the opening and closing balances and the number of lines.
+
+    A period (from `since`, or the account's opening, to `until`, or now) longer than
+    `max_days`, or holding more than `max_rows` lines, answers 422 `statement_too_large`
+    with both caps, the lines and the days in `context`, before any line is read.
+    """
     account = await visible_account(ctx, account_id)
     since, end = _to_ms(since), _to_ms(until) or now_ms()
     first, last, legs = await seq_window(account.number, account.entry_seq, since, end)
+    count = max(0, last - first + 1)
+    seconds = (end - (since or account.created_at.astimezone(UTC))).total_seconds()
+    too_long = max_days is not None and seconds > max_days * DAY_SECONDS
+    if too_long or (max_rows is not None and count > max_rows):
+        raise DomainError(
+            ErrorCode.STATEMENT_TOO_LARGE,
+            f"a statement covers at most {max_rows} lines and {max_days} days; "
+            "ask for a shorter period with since and until",
+            max_rows=max_rows, max_days=max_days, rows=count,
+            days=max(0, math.ceil(seconds / DAY_SECONDS)),
+        )  # fmt: skip
     opening = dec((await legs.at(first - 1))["balance_after"]) if first > 1 else Decimal("0.00")
     closing = dec((await legs.at(last))["balance_after"]) if last >= first else opening
-    count = max(0, last - first + 1)
     return StatementHead(account, since, end, opening, closing, count, first, last)
 
 
@@ -271,8 +301,9 @@ def _latin1(text: str) -> str:
 
 
 async def pdf_bytes(head: StatementHead) -> AsyncIterator[bytes]:
-    """Render the PDF off the event loop and stream it in chunks."""
+    """Render the PDF off the event loop, on the statements' own threads, and stream it."""
     entries = [entry async for entry in _entries(head)]
-    document = await asyncio.to_thread(_render_pdf, head, entries)
+    loop = asyncio.get_running_loop()
+    document = await loop.run_in_executor(_pdf_executor, _render_pdf, head, entries)
     for offset in range(0, len(document), 64 * 1024):
         yield document[offset : offset + 64 * 1024]

@@ -19,6 +19,7 @@ SAMPLE_FACTS: dict[str, Any] = {
     "used": "90.00", "account_id": 5, "status": "frozen", "from": "USD", "to": "EUR",
     "current_version": 4, "session_ids": [1, 2], "retry_after": 30, "approval_id": 9,
     "date": "2026-11-29", "open_date": "2026-11-30", "balance": "12.50",
+    "max_rows": 5000, "max_days": 366, "rows": 6000, "days": 400,
 }  # fmt: skip
 
 

@@ -119,11 +119,19 @@ async def close_account(ctx: AdminCtx, account_id: AccountId) -> Response:
     return Response(status_code=204)
 
 
-@payees.get("/payees/{number}", response_model=Payee, name="lookup", responses=errors(401, 404))
+@payees.get(
+    "/payees/{number}", response_model=Payee, name="lookup", responses=errors(401, 404, 429)
+)
 async def payee(
     ctx: UserCtx,
+    limits: LimitsDep,
     # No length limit here: any string that is not an active account's number answers 404.
     number: Annotated[str, Path(description="10-digit account number", examples=["0000000195"])],
 ) -> Payee:
-    """Show the masked holder and currency of an active account number."""
+    """Show the masked holder and currency of an active account number.
+
+    Every lookup, found or not, counts against PAYEE_RATE_PER_MINUTE of the caller (429
+    `rate_limited` past it), so numbers cannot be tried in bulk.
+    """
+    await limits.check_payee(ctx.actor_id)
     return await accounts.payee(ctx, number)

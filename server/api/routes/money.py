@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from server.api.deps import LedgerReady, SettingsDep, UserCtx, list_params
+from server.api.deps import LedgerReady, LimitsDep, SettingsDep, UserCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
 from server.api.routes import errors, pending, router
 from server.services import history, idempotency, movements
@@ -118,20 +118,31 @@ async def list_transactions(
 
     response_class=StreamingResponse,
     responses={
-        **errors(401, 404),
+        **errors(401, 404, 429),
         200: {"description": "The statement file",
               "content": {"text/csv": {}, "application/pdf": {}}},
     },
 )  # fmt: skip
 async def statement(
     ctx: UserCtx,
+    settings: SettingsDep,
+    limits: LimitsDep,
     account_id: AccountId,
     since: Annotated[TimestampFilter | None, Query(description="inclusive, with offset")] = None,
     until: Annotated[TimestampFilter | None, Query(description="exclusive, with offset")] = None,
     format: Annotated[StatementFormat, Query()] = StatementFormat.CSV,
 ) -> StreamingResponse:
-    """Download a statement: holder, number, period, opening balance, lines, closing balance."""
-    head = await history.statement_head(ctx, account_id, since, until)
+    """Download a statement: holder, number, period, opening balance, lines, closing balance.
+
+    429 `rate_limited` past STATEMENT_RATE_PER_MINUTE statements of one user; 422
+    `statement_too_large` for a period longer than STATEMENT_MAX_DAYS days (from `since`, or
+    the account's opening) or holding more than STATEMENT_MAX_ROWS lines.
+    """
+    await limits.check_statement(ctx.actor_id)
+    head = await history.statement_head(
+        ctx, account_id, since, until,
+        max_rows=settings.statement_max_rows, max_days=settings.statement_max_days,
+    )  # fmt: skip
     stamp = head.until.strftime("%Y%m%d")
     name = f"statement-{head.account.number}-{stamp}.{format.value}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
