@@ -81,7 +81,8 @@ def test_the_sign_in_dialog_says_why_in_one_sentence(qtbot: Any, server: ServerP
     error = dialog.findChild(QLabel, "loginError")
     qtbot.waitUntil(error.isVisible, timeout=WAIT_MS)
     assert error.text() == INSECURE
-    assert not client.signed_in and client.base_url == server.url
+    assert not client.signed_in
+    assert client.base_url == server.url
     client.close()
 
 

@@ -121,9 +121,11 @@ def test_the_idle_lock_hides_the_work_and_only_the_password_or_signing_out_ends_
 ) -> None:
     desktop = open_desktop(qtbot, server, teller_login, marked_up)
     window = desktop.window
-    assert readable(marked_up["number"]) and readable(NAME)  # shown before the lock
+    assert readable(marked_up["number"])
+    assert readable(NAME)
     dialog = lock_by_idling(qtbot, desktop)
-    assert readable(marked_up["number"]) == [] and readable(NAME) == []
+    assert readable(marked_up["number"]) == []
+    assert readable(NAME) == []
     assert readable("75.00") == []
     window.grab().save("/tmp/desk-sec-locked.png")
     dialog.grab().save("/tmp/desk-sec-lock-dialog.png")
@@ -131,12 +133,14 @@ def test_the_idle_lock_hides_the_work_and_only_the_password_or_signing_out_ends_
     # Escape (or closing) leaves the lock as it is: no dead grey window.
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     dialog.reject()
-    assert dialog.isVisible() and window.locked
+    assert dialog.isVisible()
+    assert window.locked
 
     # The password unlocks the same window, content back as it was.
     sign_in(qtbot, dialog, teller_login[1])
     qtbot.waitUntil(lambda: not window.locked and window.isEnabled(), timeout=WAIT_MS)
-    assert desktop.window is window and not dialog.isVisible()
+    assert desktop.window is window
+    assert not dialog.isVisible()
     assert readable(marked_up["number"])
 
     # Locked again, "Sign out" retires the window and shows the normal sign-in.
@@ -145,8 +149,10 @@ def test_the_idle_lock_hides_the_work_and_only_the_password_or_signing_out_ends_
     qtbot.waitUntil(lambda: desktop.window is None and desktop.login is not dialog, timeout=WAIT_MS)
     normal = desktop.login
     qtbot.addWidget(normal)
-    assert normal.isVisible() and not dialog.isVisible()
-    assert normal.findChild(QPushButton, "signOutButton") is None and not normal.locked
+    assert normal.isVisible()
+    assert not dialog.isVisible()
+    assert normal.findChild(QPushButton, "signOutButton") is None
+    assert not normal.locked
     assert not desktop.client.signed_in
     assert readable(marked_up["number"]) == []
     desktop.shutdown()
