@@ -34,6 +34,9 @@ from desktop.main_window import MainWindow
 from desktop.workers import run_task
 from shared.schemas.users import UserPublic
 
+# Settings group of remembered-device tokens (X-Device-Token), one key per username.
+DEVICES_GROUP = "devices"
+
 
 class IdleWatcher(QObject):
     """Call `on_idle` after `minutes` without keyboard or mouse input."""
@@ -80,6 +83,15 @@ class DesktopApp:
     # What ends the app when the bundled bank cannot run (app.quit; nothing inside tests).
     on_quit: Callable[[], None] = lambda: None
 
+    def __post_init__(self) -> None:
+        # The device tokens the server gave on earlier sign-ins, sent again on the next ones.
+        self.settings.beginGroup(DEVICES_GROUP)
+        try:
+            for name in self.settings.childKeys():
+                self.client.device_tokens[name] = str(self.settings.value(name))
+        finally:
+            self.settings.endGroup()
+
     @property
     def server_url(self) -> str:
         """Return the address of the server the client talks to."""
@@ -100,8 +112,10 @@ class DesktopApp:
             username=username or str(self.settings.value("login/username", "")),
             lock_server=relock or self.local is not None,
             bank_name=self.bank_name,
+            locked=relock,
         )
         dialog.signed_in.connect(self._signed_in)
+        dialog.sign_out.connect(self._sign_out_at_lock)
         if error:
             dialog.error_label.setText(error)
             dialog.error_label.show()
@@ -185,10 +199,14 @@ class DesktopApp:
         if self.local is None:  # the bundled server's port changes with every start
             self.settings.setValue("server/url", self.client.base_url)
         self.settings.setValue("login/username", user.username)
+        device = self.client.device_tokens.get(user.username)
+        if device:  # sent on this username's next sign-ins: slowed down, never locked out
+            self.settings.setValue(f"{DEVICES_GROUP}/{user.username}", device)
         old = self.window if self.window is not None and isValid(self.window) else None
         if old is not None and old.user.id == user.id:
             # Re-authenticated after expiry or an idle lock: keep the window as it was.
             old.setEnabled(True)
+            old.set_locked(False)
             old.banner.hide()
             return
         self.window = MainWindow(self.client, user, self.settings, bank_name=self.bank_name)
@@ -216,9 +234,17 @@ class DesktopApp:
         """Hide the work behind the sign-in dialog until the user signs in again."""
         if self.window is None or not isValid(self.window):
             return  # nothing signed in to hide (the first start, a starting server)
+        self.window.set_locked(True)  # names and balances must not stay readable behind it
         self.window.setEnabled(False)
         if self.login is None or not self.login.isVisible():
             self.show_login(relock=True)
+
+    def _sign_out_at_lock(self) -> None:
+        """End the locked window's session; the normal sign-in follows (`_logged_out`)."""
+        if self.window is not None and isValid(self.window):
+            self.window.logout()
+        else:
+            self.show_login()
 
     def _logged_out(self) -> None:
         # The sign-in dialog first: with no window left on screen, Qt would end the app.

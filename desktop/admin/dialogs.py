@@ -11,7 +11,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
 from desktop import messages
 from desktop.api.client import BankClient, SessionExpired
@@ -19,6 +19,7 @@ from desktop.dialogs.form import Request
 from desktop.dialogs.user_form import UserForm, name_problem, password_problem
 from desktop.text import tr
 from desktop.widgets import named
+from desktop.widgets.labels import plain_label
 from desktop.workers import run_task
 from shared.schemas.common import Role
 from shared.schemas.users import UserPublic
@@ -36,7 +37,7 @@ class EditUserDialog(UserForm):
                  parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(tr("Edit user"), "editUserDialog", client, parent)
         self.user = user
-        self.form.addRow(tr("User"), named(QLabel(f"{user.username} (#{user.id})"), "userLabel"))
+        self.form.addRow(tr("User"), plain_label("userLabel", f"{user.username} (#{user.id})"))
         self.full_name.setText(user.full_name)
         self.email.setText(user.email)
         self.set_role(user.role)
@@ -47,7 +48,7 @@ class EditUserDialog(UserForm):
         self.unlock_button = named(QPushButton(tr("Unlock sign-in")), "unlockButton")
         self.unlock_button.setToolTip(tr("Clear a lockout after too many wrong passwords"))
         self.unlock_button.clicked.connect(self.unlock)
-        self.unlock_status = named(QLabel(), "unlockStatus")
+        self.unlock_status = plain_label("unlockStatus")
         unlock_row = QHBoxLayout()
         unlock_row.addWidget(self.unlock_button)
         unlock_row.addWidget(self.unlock_status, 1)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableWidget,
@@ -35,6 +34,7 @@ from desktop.admin.models import ClientSource
 from desktop.dialogs.form import FormDialog, Request
 from desktop.text import tr
 from desktop.widgets import named
+from desktop.widgets.labels import plain_label
 from desktop.workers import run_task
 from shared.money import parse_money
 from shared.schemas.approvals import PolicyPublic
@@ -60,8 +60,9 @@ class PolicyDialog(FormDialog):
         super().__init__(tr("Approval policy"), "policyDialog", client, parent,
                          ok=QDialogButtonBox.StandardButton.Save)  # fmt: skip
         self.policy = policy
-        self.form.addRow(tr("Action"), named(QLabel(text.approval_action(policy.action)),
-                                             "policyActionLabel"))  # fmt: skip
+        self.form.addRow(
+            tr("Action"), plain_label("policyActionLabel", text.approval_action(policy.action))
+        )
         self.enabled = named(QCheckBox(tr("A second person approves this action")),
                              "policyEnabledCheck")  # fmt: skip
         self.enabled.setChecked(policy.enabled)
@@ -83,7 +84,7 @@ class PolicyDialog(FormDialog):
                 edit.setAccessibleName(tr("Threshold in {code}").format(code=code))
                 edit.textChanged.connect(self.update_state)
                 self.thresholds[code] = edit
-                grid.addWidget(QLabel(code), i // 2, (i % 2) * 2)
+                grid.addWidget(plain_label(f"threshold{code}Label", code), i // 2, (i % 2) * 2)
                 grid.addWidget(edit, i // 2, (i % 2) * 2 + 1)
             self.form.addRow(tr("From"), grid)
         self.built(self.enabled)

@@ -176,6 +176,7 @@ class UsersView(QWidget):
         box = named(QMessageBox(self), "deleteUserConfirm")
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(tr("Delete user"))
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names are data, never markup
         box.setText(tr("Delete {username} ({name})?").format(
             username=user.username, name=user.full_name))  # fmt: skip
         box.setInformativeText(tr(
@@ -224,6 +225,7 @@ class UsersView(QWidget):
         box = named(QMessageBox(self), "deleteRefusedMessage")
         box.setIcon(QMessageBox.Icon.Information)
         box.setWindowTitle(tr("Delete user"))
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(tr("{username} was not deleted: {reason}").format(
             username=user.username, reason=reason))  # fmt: skip
         box.setInformativeText(tr("Nothing was changed."))

@@ -7,6 +7,7 @@ The transport is injectable, so tests can serve synthetic pages without a server
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 import uuid
@@ -100,6 +101,43 @@ class SessionExpired(Exception):
     """The login session ended (expired, revoked or logged out): sign in again."""
 
 
+class InsecureServer(ValueError):
+    """The server address is plain http to another computer: passwords would cross in clear."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"{url} is not a secure address: use https:// (plain http only reaches this computer)"
+        )
+
+
+# Sent on POST /login and answered by it: the server's remembered-device token (API.md).
+DEVICE_HEADER = "X-Device-Token"
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a host name or address is this computer (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str) -> None:
+    """Raise InsecureServer unless `url` is https, or http to this computer (or not set yet)."""
+    if not url:
+        return  # no server yet (the bundled one is being started)
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https" and parsed.host:
+        return
+    if parsed.scheme == "http" and is_loopback(parsed.host):
+        return
+    raise InsecureServer(url)
+
+
 _PAGE_OF_ACCOUNTS = TypeAdapter(Page[AccountPublic])
 _PAGE_OF_TRANSACTIONS = TypeAdapter(Page[TransactionPublic])
 _PAGE_OF_USERS = TypeAdapter(Page[UserPublic])
@@ -132,7 +170,14 @@ class BankClient:
         timeout: float = 15.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        # A mock transport puts nothing on the wire: tests may give it any address. Otherwise
+        # an insecure address is refused at the first request (see _send), not here, so the
+        # sign-in dialog can say why and take another one.
+        self._offline = isinstance(transport, httpx.MockTransport)
+        # trust_env=False: no proxy, netrc or CA bundle slipped in by the environment.
+        self._http = httpx.Client(
+            base_url=self.base_url, transport=transport, timeout=timeout, trust_env=False
+        )
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._margin = REFRESH_MARGIN_SECONDS
@@ -140,6 +185,8 @@ class BankClient:
         self._refresh: str | None = None
         self._expires_at = 0.0
         self.user: UserPublic | None = None
+        # Remembered-device tokens by (folded) username: the app keeps them in its settings.
+        self.device_tokens: dict[str, str] = {}
 
     # -- session -----------------------------------------------------------------------
 
@@ -147,7 +194,10 @@ class BankClient:
         """Point a signed-out client at another server (the sign-in dialog's Server field)."""
         if self.signed_in:
             raise RuntimeError("sign out before changing the server")
-        self.base_url = base_url.rstrip("/")
+        url = base_url.rstrip("/")
+        if not self._offline:
+            check_server_url(url)
+        self.base_url = url
         self._http.base_url = httpx.URL(self.base_url)
 
     @property
@@ -160,9 +210,20 @@ class BankClient:
         self._http.close()
 
     def login(self, username: str, password: str) -> UserPublic:
-        """Sign in (again: the same client, re-authenticated in place); raise ApiError 401."""
-        response = self._send("POST", "/login", data={"username": username, "password": password})
+        """Sign in (again: the same client, re-authenticated in place); raise ApiError 401.
+
+        Sends the device token the server gave this username before, and keeps the new one:
+        a remembered device is slowed down, not locked out, by others' wrong passwords.
+        """
+        folded = username.strip().lower()
+        known = self.device_tokens.get(folded)
+        headers = {DEVICE_HEADER: known} if known else {}
+        response = self._send(
+            "POST", "/login", data={"username": username, "password": password}, headers=headers
+        )
         self._store(TokenPair.model_validate(response.json()))
+        if token := response.headers.get(DEVICE_HEADER):
+            self.device_tokens[folded] = token
         self.user = self.me()
         return self.user
 
@@ -228,6 +289,8 @@ class BankClient:
     # -- transport ---------------------------------------------------------------------
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if not self._offline:
+            check_server_url(self.base_url)  # nothing, a password least of all, goes in clear
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
     QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QWidget,
@@ -31,6 +30,7 @@ from desktop.dialogs.form import FormDialog, Request
 from desktop.text import QT_TRANSLATE_NOOP, tr
 from desktop.widgets import named
 from desktop.widgets.account_panel import account_facts
+from desktop.widgets.labels import plain_label
 from desktop.workers import run_task
 from shared.errors import ErrorCode
 from shared.money import parse_money
@@ -62,7 +62,7 @@ class LimitsDialog(FormDialog):
                          ok=QDialogButtonBox.StandardButton.Save)  # fmt: skip
         self.save_button = self.ok_button
         self.account = account
-        self.heading = named(QLabel(), "limitsAccountLabel")
+        self.heading = plain_label("limitsAccountLabel")
         self.overdraft = named(QLineEdit(), "overdraftEdit")
         self.daily = named(QLineEdit(), "dailyLimitEdit")
         self.no_daily = named(QCheckBox(tr("No daily limit")), "noDailyLimitCheck")
@@ -218,6 +218,7 @@ class AccountAdmin(QObject):
         box = named(QMessageBox(self._window), name)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(title)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the question names the holder
         box.setText(question)
         box.setInformativeText(detail)
         yes = named(box.addButton(verb, QMessageBox.ButtonRole.AcceptRole), "confirmButton")
@@ -273,6 +274,7 @@ class AccountAdmin(QObject):
         box = named(QMessageBox(self._window), "accountRefusedMessage")
         box.setIcon(QMessageBox.Icon.Information)
         box.setWindowTitle(tr("Account {number}").format(number=account.number))
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(messages.explain(error, changing()).text)
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -8,7 +8,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from desktop.dialogs.user_form import name_problem
 from desktop.text import tr
 from desktop.theme import Tone
 from desktop.widgets import named
-from desktop.widgets.labels import ToneLabel
+from desktop.widgets.labels import ToneLabel, plain_label
 from shared.money import SUPPORTED_CURRENCIES
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import AccountType
@@ -41,7 +40,7 @@ class AccountDialog(FormDialog):
         super().__init__(tr("Open account"), "accountDialog", client, parent)
         self.owner_id = owner_id
         self.opened: AccountPublic | None = None
-        self.form.addRow(tr("Customer"), named(QLabel(owner_name), "ownerLabel"))
+        self.form.addRow(tr("Customer"), plain_label("ownerLabel", owner_name))
         self.account_type = named(QComboBox(), "accountTypeCombo")
         for kind in AccountType:
             self.account_type.addItem(text.account_type(kind), kind.value)
@@ -109,7 +108,7 @@ class EditCustomerDialog(FormDialog):
     def __init__(self, client: BankClient, user: UserPublic, parent: QWidget | None = None) -> None:
         super().__init__(tr("Edit customer"), "editCustomerDialog", client, parent)
         self.user = user
-        self.form.addRow(tr("Customer"), named(QLabel(user.username), "customerLabel"))
+        self.form.addRow(tr("Customer"), plain_label("customerLabel", user.username))
         self.full_name = named(QLineEdit(user.full_name), "fullNameEdit")
         self.full_name.setMaxLength(100)
         self.email = named(QLineEdit(user.email), "emailEdit")

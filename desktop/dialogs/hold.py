@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateTimeEdit,
-    QLabel,
     QLineEdit,
     QPushButton,
     QWidget,
@@ -26,6 +25,7 @@ from desktop.dialogs.movement.messages import amount_problem
 from desktop.dialogs.movement.parts import account_line
 from desktop.text import money, tr
 from desktop.widgets import named
+from desktop.widgets.labels import plain_label
 from shared.money import parse_amount
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.common import Role
@@ -69,10 +69,11 @@ class PlaceHoldDialog(FormDialog):
         super().__init__(tr("Place hold"), "placeHoldDialog", client, parent)
         self.account = account
         self._keys: dict[tuple[Any, ...], str] = {}
-        self.form.addRow(tr("Account"), named(QLabel(account_line(account)), "holdAccountLabel"))
-        self.form.addRow(tr("Available"), named(QLabel(money(account.available,
-                                                             account.currency)),
-                                                "holdAvailableLabel"))  # fmt: skip
+        self.form.addRow(tr("Account"), plain_label("holdAccountLabel", account_line(account)))
+        self.form.addRow(
+            tr("Available"),
+            plain_label("holdAvailableLabel", money(account.available, account.currency)),
+        )
         self.reason = named(QComboBox(), "holdReasonCombo")
         for reason in reasons_for(role):
             self.reason.addItem(text.hold_reason(reason), reason.value)
@@ -166,9 +167,9 @@ class ReleaseHoldDialog(FormDialog):
             reason=text.hold_reason(hold.reason_code),
             amount=money(hold.amount, account.currency), number=account.number,
         )  # fmt: skip
-        self.form.addRow(tr("Hold"), named(QLabel(what), "releaseHoldLabel"))
+        self.form.addRow(tr("Hold"), plain_label("releaseHoldLabel", what))
         if hold.reference:
-            self.form.addRow(tr("Reference"), QLabel(hold.reference))
+            self.form.addRow(tr("Reference"), plain_label("releaseReferenceLabel", hold.reference))
         self.note = named(QLineEdit(), "releaseNoteEdit")
         self.note.setMaxLength(500)
         self.note.setPlaceholderText(tr("Optional: why it is released"))

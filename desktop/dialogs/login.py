@@ -1,6 +1,7 @@
 """The sign-in dialog: server address, username, password; the network call runs off-thread.
 
 It signs in the app's one client (again: after a sign-out, an expiry or a lock), never a new one.
+At a lock it is the only way back: Escape and closing do nothing; "Sign out" gives up instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -20,7 +22,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import messages
-from desktop.api.client import ApiError, BankClient, NetworkError, SessionExpired
+from desktop.api.client import (
+    ApiError,
+    BankClient,
+    InsecureServer,
+    NetworkError,
+    SessionExpired,
+)
 from desktop.text import tr
 from desktop.theme import Tone
 from desktop.widgets import named
@@ -31,6 +39,10 @@ from shared.schemas.users import UserPublic
 
 def login_error_text(error: BaseException) -> str:
     """Say in plain words why signing in failed."""
+    if isinstance(error, InsecureServer):
+        return tr(
+            "This address is not secure: use https:// (plain http:// only for this computer)."
+        )
     if isinstance(error, NetworkError) and not error.timed_out:
         return tr("Cannot reach the bank's server at this address.")
     return messages.explain(error).text
@@ -52,6 +64,7 @@ class LoginDialog(QDialog):
     """Ask for the server and credentials and sign `client` in; `signed_in(user)` follows."""
 
     signed_in = Signal(object)
+    sign_out = Signal()
 
     def __init__(
         self,
@@ -60,6 +73,7 @@ class LoginDialog(QDialog):
         username: str = "",
         lock_server: bool = False,
         bank_name: str | None = None,
+        locked: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -68,6 +82,7 @@ class LoginDialog(QDialog):
         self.setWindowTitle(f"Sign in — {name}")
         self.setMinimumWidth(380)
         self.client = client
+        self.locked = locked
 
         title = QLabel(f"<h2>{html.escape(name)}</h2><p>Sign in to continue.</p>")
         self.server_edit = named(QLineEdit(client.base_url), "serverUrlEdit")
@@ -94,9 +109,27 @@ class LoginDialog(QDialog):
         layout.addWidget(title)
         layout.addLayout(form)
         layout.addWidget(self.error_label)
-        layout.addWidget(self.login_button, alignment=Qt.AlignmentFlag.AlignRight)
+        buttons = QHBoxLayout()
+        if locked:
+            self.sign_out_button = named(QPushButton(tr("Sign out")), "signOutButton")
+            self.sign_out_button.setAutoDefault(False)
+            self.sign_out_button.clicked.connect(self._sign_out)
+            buttons.addWidget(self.sign_out_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.login_button)
+        layout.addLayout(buttons)
         self._update_button()
         (self.password_edit if username else self.username_edit).setFocus()
+
+    def reject(self) -> None:
+        """Close (Escape, the title bar's X), except at a lock: there only sign in or out."""
+        if not self.locked:
+            super().reject()
+
+    def _sign_out(self) -> None:
+        self.locked = False
+        self.sign_out.emit()
+        super().reject()
 
     def _update_button(self) -> None:
         ready = all(e.text().strip() for e in (self.server_edit, self.username_edit))
@@ -106,6 +139,8 @@ class LoginDialog(QDialog):
         for widget in (self.server_edit, self.username_edit, self.password_edit):
             widget.setEnabled(not busy)
         self.login_button.setEnabled(not busy)
+        if self.locked:
+            self.sign_out_button.setEnabled(not busy)
         self.login_button.setText("Signing in…" if busy else "Sign in")
 
     def submit(self) -> None:

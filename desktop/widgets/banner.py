@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from desktop import theme
@@ -19,6 +19,7 @@ class Banner(QFrame):
         super().__init__(parent)
         self.setObjectName("networkBanner")
         self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # may carry the server's sentence
         self.label.setWordWrap(True)
         button = named(QPushButton(tr("Retry")), "bannerRetryButton")
         button.clicked.connect(self.retry)
