@@ -149,7 +149,8 @@ def test_demo_is_idempotent_across_restarts_and_concurrent_starts(tmp_path: Path
         usernames = [u["username"] for u in db.users.find()]
         assert sorted(usernames) == sorted(set(usernames))
         assert set(usernames) == {"admin", "super", "teller", "alice", "bob", "carol"}
-        assert db.users.find_one({"username": "super"})["role"] == "supervisor"
+        roles = {u["username"]: u["role"] for u in db.users.find()}
+        assert roles["super"] == "supervisor"
         assert db.accounts.count_documents({}) == 6
         for customer in db.users.find({"role": "user"}):
             assert len(customer["documents"]) == 1, customer["username"]
