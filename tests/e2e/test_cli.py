@@ -20,7 +20,8 @@ import pytest
 from pymongo import MongoClient
 
 from server.db import EmbeddedDatabase
-from tests.support import ROOT, TEST_SECRET, Api, ServerProcess, expect, free_port
+from tests.ledger_checks import check_ledger
+from tests.support import ROOT, TEST_SECRET, Api, ServerProcess, dec, expect, free_port
 
 
 def bank_server(*args: str, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
@@ -136,18 +137,47 @@ def test_demo_is_idempotent_across_restarts_and_concurrent_starts(tmp_path: Path
             for process in (first, second):
                 process.terminate()
                 process.wait(20)
-        with serving("--demo", "--data-dir", str(tmp_path / "c"), env=env):
-            pass
-        client: MongoClient[Any] = MongoClient(url)
+        with serving("--demo", "--data-dir", str(tmp_path / "c"), env=env) as (base, _):
+            manager = Api(base).login("super", "super123")
+            tills = expect(manager.get("/tills"), 200)["items"]
+            position = expect(manager.get("/cash-position"), 200)
+            session = expect(manager.get("/sessions/1"), 200)
+            sessions = expect(manager.get("/sessions"), 200)
+            manager.close()
+        client: MongoClient[Any] = MongoClient(url, tz_aware=True)
         db = client["demo_twice"]
         usernames = [u["username"] for u in db.users.find()]
         assert sorted(usernames) == sorted(set(usernames))
-        assert set(usernames) == {"admin", "teller", "alice", "bob", "carol"}
+        assert set(usernames) == {"admin", "super", "teller", "alice", "bob", "carol"}
+        roles = {u["username"]: u["role"] for u in db.users.find()}
+        assert roles["super"] == "supervisor"
         assert db.accounts.count_documents({}) == 6
         for customer in db.users.find({"role": "user"}):
             assert len(customer["documents"]) == 1, customer["username"]
             assert customer["documents"][0]["verified_at"] is not None
-        assert db.transactions.count_documents({}) == 8
+        # Version 2 keeps customer legs on ledger pages: eight demo movements, each once,
+        # plus the vault's two opening deliveries; version 1's collection stays empty.
+        assert db.transactions.count_documents({}) == 0
+        assert db.transaction_refs.count_documents({}) == 8
+        kinds = sorted(entry["kind"] for entry in db.journal.find({}))
+        assert kinds == sorted(["vault_in"] * 2 + ["deposit"] * 5 + ["withdrawal"] * 3), kinds
+        # Two tills, once each; the vault holds its 50,000.00 per currency once.
+        assert sorted(t["name"] for t in tills) == ["Till 1", "Till 2"]
+        assert db.tills.count_documents({}) == 2
+        assert {c: position[c]["vault"] for c in ("USD", "EUR")} == {
+            "USD": "50000.00", "EUR": "50000.00",
+        }  # fmt: skip
+        # One demo session, closed balanced, its takings left in Till 1; Till 2 empty.
+        assert sessions["total"] == 1
+        assert session["status"] == "closed"
+        assert session["till_id"] == next(t["id"] for t in tills if t["name"] == "Till 1")
+        assert session["counted"] == session["expected"]
+        assert {c: dec(v) for c, v in session["variance"].items()} == {"USD": 0, "EUR": 0}
+        by_name = {t["name"]: t for t in tills}
+        assert by_name["Till 1"]["cash"] == session["counted"]
+        assert not any(dec(v) for v in (by_name["Till 2"]["cash"] or {}).values())
+        assert by_name["Till 1"]["session_id"] is None
+        check_ledger(db)
         client.close()
     finally:
         database.stop()
