@@ -27,7 +27,7 @@ from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QTableView
 
-from desktop import theme, workers
+from desktop import text, theme, workers
 from desktop.api.client import ApiError, BankClient, NetworkError
 from desktop.models import AccountsModel, CustomersModel, PagedTableModel, TransactionsModel
 from shared.account_number import account_number
@@ -172,13 +172,13 @@ def test_accounts_model_shows_what_the_api_lists(
     assert model.total == listed["total"]
     assert model.rowCount() == listed["total"]
     assert not model.canFetchMore(ROOT)
-    assert model.columnCount() == len(AccountsModel.Column) == 7
+    assert model.columnCount() == len(AccountsModel.Column) == 8
     C = AccountsModel.Column
     for row, api in enumerate(listed["items"]):
         assert [cell(model, row, c) for c in C] == [
             api["number"], api["owner_name"], api["account_type"].capitalize(), api["currency"],
-            money(api["balance"], api["currency"]), api["status"].capitalize(),
-            api["nickname"] or "",
+            money(api["balance"], api["currency"]), money(api["available"], api["currency"]),
+            api["status"].capitalize(), api["nickname"] or "",
         ]  # fmt: skip
         account = cell(model, row, C.NUMBER, USER)
         assert isinstance(account, AccountPublic)
@@ -216,7 +216,8 @@ def test_accounts_model_shows_what_the_api_lists(
 
     horizontal = Qt.Orientation.Horizontal
     headers = [model.headerData(c, horizontal, DISPLAY) for c in C]
-    assert headers == ["Number", "Owner", "Type", "Currency", "Balance", "Status", "Nickname"]
+    assert headers == ["Number", "Owner", "Type", "Currency", "Balance", "Available", "Status",
+                       "Nickname"]  # fmt: skip
     assert model.headerData(C.BALANCE, horizontal, ALIGNMENT) == RIGHT
     assert model.headerData(99, horizontal, DISPLAY) is None
 
@@ -416,7 +417,7 @@ def test_customers_model_lists_customers_only(
         balances = " · ".join(money(v, c) for c, v in sorted(totals.items()))
         assert [cell(model, row, c) for c in C] == [
             api["username"], api["full_name"], api["email"], str(len(open_accounts)), balances,
-            "Yes" if api["is_active"] else "No", created,
+            "Yes" if api["is_active"] else "No", created, text.kyc_status(api["kyc_status"]),
         ]  # fmt: skip
         user = cell(model, row, C.USERNAME, USER)
         assert isinstance(user, UserPublic)
@@ -430,6 +431,7 @@ def test_customers_model_lists_customers_only(
     headers = [model.headerData(c, Qt.Orientation.Horizontal, DISPLAY) for c in C]
     assert headers == [
         "Username", "Full name", "Email", "Accounts", "Balances", "Active", "Customer since",
+        "Identity",
     ]  # fmt: skip
     ada = model.row_of(bank.customers["ada"]["id"])
     assert ada is not None

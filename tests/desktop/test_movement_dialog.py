@@ -359,7 +359,7 @@ def test_invalid_amount_keeps_ok_disabled_with_a_reason(
 def test_valid_amounts_enable_ok(
     qtbot: Any, client: BankClient, alice: dict[str, Any], text: str, shown: str
 ) -> None:
-    dialog = make_dialog(qtbot, client, "withdraw", _stub_account(alice))
+    dialog = make_dialog(qtbot, client, "withdraw", _stub_account(alice, balance="2000000000.00"))
     child(dialog, QLineEdit, "amountEdit").setText(text)
     assert ok_button(dialog).isEnabled()
     assert child(dialog, QLabel, "amountHint").text() == shown
@@ -446,30 +446,32 @@ def test_insufficient_funds_is_explained_and_nothing_moves(
     account_of: Any, transport: FlakyTransport,
 ) -> None:  # fmt: skip
     account = account_of(alice, "100.00")
-    before = entries(mongo, account)
     dialog = make_dialog(qtbot, client, "withdraw", account)
-    fill(dialog, "500")
+    qtbot.wait(500)  # the dialog has read the account's available balance (100.00)
+    # Behind the dialog's back the balance drops: the dialog lets 50 through, the server not.
+    expect(admin.post(f"/accounts/{account.id}/withdraw", json={"amount": "80.00"}), 201)
+    before = entries(mongo, account)
+    fill(dialog, "50")
     ok_button(dialog).click()
     ok_button(dialog).click()
     text = wait_error(qtbot, dialog)
     assert text == (
-        "Not enough money in the account: 100.00 USD available, 500.00 USD requested. "
-        "No money moved."
+        "Not enough money in the account: 20.00 USD available, 50.00 USD requested. No money moved."
     )
     assert dialog.isVisible()
     assert dialog.step is Step.EDITING
     assert ok_button(dialog).text() == "Review"
-    assert balance(admin, account) == Decimal("100.00")
+    assert balance(admin, account) == Decimal("20.00")
     assert entries(mongo, account) == before
     refused_key = transport.sent[-1].key
 
     # The teller fixes the amount; the error goes, and the new request has a new key.
-    child(dialog, QLineEdit, "amountEdit").setText("60")
+    child(dialog, QLineEdit, "amountEdit").setText("15")
     assert not child(dialog, QLabel, "dialogError").isVisible()
     confirm_and_wait(qtbot, dialog)
     assert transport.sent[-1].key != refused_key
-    assert balance(admin, account) == Decimal("40.00")
-    assert entries(mongo, account, type="withdrawal") == 1
+    assert balance(admin, account) == Decimal("5.00")
+    assert entries(mongo, account, type="withdrawal") == 2  # the one behind its back, and this
 
 
 def test_refusal_of_an_account_frozen_meanwhile_is_explained(

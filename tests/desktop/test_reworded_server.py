@@ -88,17 +88,25 @@ def refusals(
     def account(**fields: Any) -> AccountPublic:
         return AccountPublic.model_validate(open_account(customer["id"], **fields))
 
-    def dialog_error(kind: Any, target: AccountPublic, amount: str) -> str:
+    def dialog_error(kind: Any, target: AccountPublic, amount: str,
+                     behind: Callable[[], object] | None = None) -> str:  # fmt: skip
         dialog = movement_dialog(client, kind, target)
         qtbot.addWidget(dialog)
         dialog.show()
+        if behind is not None:  # once the dialog has read the account, change it on the server
+            qtbot.wait(500)
+            behind()
         dialog.findChild(QLineEdit, "amountEdit").setText(amount)
         dialog.submit()
         dialog.submit()
         return shown_text(qtbot, dialog.findChild(QLabel, "dialogError"))
 
     # Money: not enough of it, over the daily limit, a frozen account.
-    shown["insufficient_funds"] = dialog_error("withdraw", account(deposit="20.00"), "75.00")
+    # The withdrawal dialog stops an amount above what it read as available; the server's
+    # refusal comes when the money went meanwhile (80.00 withdrawn behind the dialog's back).
+    poor = account(deposit="100.00")
+    shown["insufficient_funds"] = dialog_error("withdraw", poor, "75.00", lambda: expect(
+        admin.post(f"/accounts/{poor.id}/withdraw", json={"amount": "80.00"}), 201))  # fmt: skip
     limited = account(deposit="500.00")
     limited = AccountPublic.model_validate(
         expect(

@@ -305,7 +305,7 @@ def test_reversals_and_a_close_during_the_workload_keep_every_invariant(cluster:
 
     result = asyncio.run(run_workload(
         [s.url for s in cluster.servers], cluster.token, cluster.accounts, clients=CLIENTS,
-        seconds=SECONDS, seed=int(time.time()), day=day,
+        seconds=SECONDS, seed=int(time.time()), day=day, currencies=cluster.currencies,
     ))  # fmt: skip
 
     print("workload:", result.summary(), "reversals:", len(day.reversals))
