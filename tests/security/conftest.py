@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.security.routes import Operation, load_openapi, operations
-from tests.support import Api, ServerProcess, expect
+from tests.support import Api, ServerProcess, expect, open_till_session
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 # An id no collection reaches in a test run, yet inside every id parameter's range.
@@ -133,6 +133,7 @@ def world(anon: Api, admin: Api, make_user: MakeUser) -> Iterator[World]:
             bank.callers["user"] = api
         elif name in ("teller", "supervisor"):
             bank.callers[name] = api
+            open_till_session(admin, api)  # staff cash goes through a till
         else:
             api.close()
     alice, bob, carol = (bank.people[name]["id"] for name in ("alice", "bob", "carol"))

@@ -96,6 +96,19 @@ V2_ROUTE_ROLES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/approvals/{approval_id}/approve"): STAFF,  # tellers: till.receive only
     ("POST", "/approvals/{approval_id}/reject"): STAFF,
     ("POST", "/approvals/{approval_id}/cancel"): SIGNED_IN,  # its maker
+    # Tills, sessions and the vault beyond the first ones (API.md "Tills and teller sessions").
+    ("PATCH", "/tills/{till_id}"): _SUPERVISORS,
+    ("GET", "/sessions"): STAFF,  # tellers: their own
+    ("GET", "/sessions/{session_id}/journal"): STAFF,  # its teller, supervisors, admins
+    ("POST", "/vault/count"): _SUPERVISORS,
+    ("GET", "/cash-position"): _SUPERVISORS,
+    # The business day and reversals (API.md "Business day", "Reversals").
+    ("GET", "/business-day"): STAFF,
+    ("POST", "/business-day/close"): _SUPERVISORS,
+    ("GET", "/business-days"): _SUPERVISORS,
+    ("GET", "/business-days/verify"): _SUPERVISORS,
+    ("GET", "/business-days/{date}/report"): _SUPERVISORS,
+    ("POST", "/transactions/{transaction_id}/reverse"): STAFF,
 }
 ROUTE_ROLES.update(V2_ROUTE_ROLES)
 

@@ -53,15 +53,22 @@ def test_admin_routes_are_exactly_the_ones_api_md_names() -> None:
     assert admin_only == {
         ("DELETE", "/users/{user_id}"), ("POST", "/users/{user_id}/unlock"),
         ("DELETE", "/accounts/{account_id}"), ("PUT", "/accounts/{account_id}/admin"),
-        ("GET", "/audit"),
         ("POST", "/vault/cash"), ("PUT", "/approval-policies/{action}"),
     }  # fmt: skip
 
 
 def test_supervisor_routes_are_the_ones_api_md_names() -> None:
-    # Version 2: supervisors read /audit; everything else a teller may use, they may too.
+    # Version 2 ("Changes to version 1"): supervisors read /audit, /ledger/* and
+    # /cash-position, manage tills and the vault count, and close the business day;
+    # everything else a teller may use, they may too.
     supervisors = {key for key, roles in ROUTE_ROLES.items() if roles == {"supervisor", "admin"}}
-    assert supervisors == {("GET", "/audit")}
+    assert supervisors == {
+        ("GET", "/audit"), ("GET", "/ledger/accounts"), ("GET", "/ledger/accounts/{code}/entries"),
+        ("GET", "/ledger/journal/{journal_id}"), ("GET", "/ledger/trial-balance"),
+        ("GET", "/cash-position"), ("POST", "/tills"), ("PATCH", "/tills/{till_id}"),
+        ("POST", "/vault/count"), ("POST", "/business-day/close"), ("GET", "/business-days"),
+        ("GET", "/business-days/verify"), ("GET", "/business-days/{date}/report"),
+    }  # fmt: skip
     for key, roles in ROUTE_ROLES.items():
         if "teller" in roles:
             assert "supervisor" in roles, key
