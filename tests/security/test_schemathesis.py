@@ -135,6 +135,9 @@ def seed(server: ServerProcess) -> dict[str, Any]:
         body = {"username": f"fz-{name}", "password": SEED_PASSWORDS[name], "role": role,
                 "full_name": f"Fuzz {name.title()}", "email": f"{name}@example.com"}  # fmt: skip
         users[name] = expect(admin.post("/users", json=body), 201)
+    # Cash goes through a till: the admin works an (empty) till of its own for the seed.
+    till = expect(admin.post("/tills", json={"name": "Fuzz till"}), 201)
+    expect(admin.post(f"/tills/{till['id']}/sessions", json={}), 201)
     accounts = {}
     for name, owner, currency in (("alice", "alice", "USD"), ("alice2", "alice", "USD"),
                                   ("bob", "bob", "USD"), ("bob_eur", "bob", "EUR")):  # fmt: skip
