@@ -328,7 +328,7 @@ def test_withdrawal_answers_a_transaction(
     entries = ledger(mongo, account["id"])
     assert [(e["type"], e["seq"]) for e in entries] == [("deposit", 1), ("withdrawal", 2)]
     assert entries[-1]["_id"] == tx["id"]
-    assert entries[-1]["amount"].to_decimal() == Decimal("75.25")
+    assert Decimal(str(entries[-1]["amount"])) == Decimal("75.25")
     assert iso_ms(entries[-1]["created_at"]) == tx["created_at"]
     assert_audited(mongo, tx)
 
