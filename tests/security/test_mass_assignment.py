@@ -125,6 +125,155 @@ def with_ids(body: dict[str, Any], **names: str) -> Callable[[World], dict[str, 
     return build
 
 
+def admin_view(*paths: Callable[[World], str]) -> Callable[[World, dict[str, Any]], Any]:
+    """What an admin reads at some paths (version 2's objects: tills, the vault, policies)."""
+
+    def read(world: World, _body: dict[str, Any]) -> Any:
+        return [(r.status_code, r.json()) for r in (world.admin.get(p(world)) for p in paths)]
+
+    return read
+
+
+def made(key: str, make: Callable[[World], int]) -> Callable[[World], int]:
+    """An object made once per world (a pending approval, a hold, a document): its id."""
+
+    def get(world: World) -> int:
+        cache: dict[str, int] = world.__dict__.setdefault("probe_objects", {})
+        if key not in cache:
+            cache[key] = make(world)
+        return cache[key]
+
+    return get
+
+
+def after(make: Callable[[World], int], path: Callable[[World], str]) -> Callable[[World], str]:
+    """A path read once its object is made (the state before a refusal includes it)."""
+    return lambda world: (make(world), path(world))[1]
+
+
+def teller_session(world: World) -> dict[str, Any]:
+    """The teller caller's open till session."""
+    return dict(expect(world.caller("teller").get("/sessions/current"), 200))
+
+
+def alice_transaction(world: World) -> int:
+    """The id of a movement on alice's account (her opening deposit)."""
+    path = f"/accounts/{world.accounts['alice']['id']}/transactions"
+    items = expect(world.admin.get(path, params={"limit": 1}), 200)["items"]
+    return int(items[0]["id"])
+
+
+def pending_approval(world: World) -> int:
+    """A request waiting for a checker: the admin bringing cash into the vault."""
+    body = {"direction": "in", "currency": "USD", "amount": "1.00", "reference": "probe"}
+    return int(expect(world.admin.post("/vault/cash", json=body), 202)["approval"]["id"])
+
+
+def active_hold(world: World) -> int:
+    """A hold on alice's account."""
+    path = f"/accounts/{world.accounts['alice']['id']}/holds"
+    body = {"amount": "1.00", "reason_code": "other"}
+    return int(expect(world.admin.post(path, json=body), 201)["id"])
+
+
+DOCUMENT = {"type": "passport", "number": "P1234567", "country": "GB", "expires_on": "2040-01-01"}
+
+
+def bob_document(world: World) -> int:
+    """An identity document of bob's, not yet verified."""
+    path = f"/users/{world.people['bob']['id']}/documents"
+    return int(expect(world.admin.post(path, json=DOCUMENT), 201)["id"])
+
+
+def open_date(world: World) -> str:
+    """The open business date."""
+    return str(expect(world.admin.get("/business-day"), 200)["date"])
+
+
+_approval = made("approval", pending_approval)
+_hold = made("hold", active_hold)
+_document = made("document", bob_document)
+_transaction = made("transaction", alice_transaction)
+TILLS = lambda _w: "/tills?limit=200"  # noqa: E731
+CASH = lambda _w: "/cash-position"  # noqa: E731
+TILL = lambda w: f"/tills/{teller_session(w)['till_id']}"  # noqa: E731
+SESSION = lambda w: f"/sessions/{teller_session(w)['id']}"  # noqa: E731
+APPROVAL = lambda w: f"/approvals/{_approval(w)}"  # noqa: E731
+HOLDS = lambda w: f"/accounts/{w.accounts['alice']['id']}/holds"  # noqa: E731
+BOB = lambda w: f"/users/{w.people['bob']['id']}"  # noqa: E731
+COUNTED = {"counted": {"USD": "0.00"}}
+# Version 2's bodies: each sent by its least privileged role, against a real object.
+V2_SENDERS: dict[tuple[str, str], dict[str, Sender]] = {
+    ("POST", "/transactions/{transaction_id}/reverse"): {
+        "teller": Sender(lambda w: f"/transactions/{_transaction(w)}/reverse",
+                         fixed({"reason_code": "teller_error"}), account_state("alice")),
+    },
+    ("POST", "/tills"): {
+        "supervisor": Sender(lambda _w: "/tills", fixed({"name": "Probe till"}),
+                             admin_view(TILLS)),
+    },
+    ("PATCH", "/tills/{till_id}"): {
+        "supervisor": Sender(TILL, fixed({"name": "Renamed till"}), admin_view(TILL)),
+    },
+    ("POST", "/tills/{till_id}/sessions"): {
+        "teller": Sender(lambda w: f"{TILL(w)}/sessions", fixed({}), admin_view(TILL, SESSION)),
+    },
+    ("POST", "/sessions/{session_id}/close"): {
+        "teller": Sender(lambda w: f"{SESSION(w)}/close", fixed(COUNTED), admin_view(SESSION)),
+    },
+    ("POST", "/vault/count"): {
+        "supervisor": Sender(lambda _w: "/vault/count", fixed(COUNTED), admin_view(CASH)),
+    },
+    ("POST", "/vault/cash"): {
+        "admin": Sender(lambda _w: "/vault/cash",
+                        fixed({"direction": "in", "currency": "USD", "amount": "1.00",
+                               "reference": "probe"}), admin_view(CASH, APPROVAL)),
+    },
+    ("POST", "/tills/{till_id}/cash"): {
+        "teller": Sender(lambda w: f"{TILL(w)}/cash",
+                         fixed({"direction": "to_till", "currency": "USD", "amount": "1.00"}),
+                         admin_view(CASH)),
+    },
+    ("PUT", "/approval-policies/{action}"): {
+        "admin": Sender(lambda _w: "/approval-policies/deposit", fixed({"version": 1}),
+                        admin_view(lambda _w: "/approval-policies?limit=200")),
+    },
+    ("POST", "/approvals/{approval_id}/approve"): {
+        "supervisor": Sender(lambda w: f"{APPROVAL(w)}/approve", fixed({}),
+                             admin_view(APPROVAL, CASH)),
+    },
+    ("POST", "/approvals/{approval_id}/reject"): {
+        "supervisor": Sender(lambda w: f"{APPROVAL(w)}/reject", fixed({"reason": "probe"}),
+                             admin_view(APPROVAL, CASH)),
+    },
+    ("POST", "/business-day/close"): {
+        "supervisor": Sender(lambda _w: "/business-day/close", lambda w: {"date": open_date(w)},
+                             admin_view(lambda _w: "/business-day")),
+    },
+    ("POST", "/accounts/{account_id}/holds"): {
+        "teller": Sender(HOLDS, fixed({"amount": "1.00", "reason_code": "other"}),
+                         admin_view(HOLDS)),
+    },
+    ("POST", "/holds/{hold_id}/release"): {
+        "teller": Sender(lambda w: f"/holds/{_hold(w)}/release", fixed({}),
+                         admin_view(after(_hold, HOLDS))),
+    },
+    ("PUT", "/users/{user_id}/profile"): {
+        "user": Sender(url("/users/{user_id}/profile", user_id="alice"),
+                       fixed({"phone": "+441234567890"}), user_state("alice")),
+        "teller": Sender(lambda w: f"{BOB(w)}/profile", fixed({"phone": "+441234567890"}),
+                         user_state("bob")),
+    },
+    ("POST", "/users/{user_id}/documents"): {
+        "teller": Sender(lambda w: f"{BOB(w)}/documents", fixed(DOCUMENT), user_state("bob")),
+    },
+    ("POST", "/users/{user_id}/documents/{document_id}/verify"): {
+        "teller": Sender(lambda w: f"{BOB(w)}/documents/{_document(w)}/verify", fixed({}),
+                         admin_view(after(_document, BOB))),
+    },
+}  # fmt: skip
+
+
 MOVE = {"amount": "7.00", "description": "mass assignment probe"}
 TRANSFER = {**MOVE, "from_account_id": 0, "to_account_id": 0}
 SENDERS: dict[tuple[str, str], dict[str, Sender]] = {
@@ -176,6 +325,7 @@ SENDERS: dict[tuple[str, str], dict[str, Sender]] = {
                      account_state("alice", "carol"))
         for role in ("user", "teller", "admin")
     },
+    **V2_SENDERS,
 }  # fmt: skip
 
 
