@@ -598,3 +598,13 @@ def test_many_keys_at_once_each_move_money_once(
         assert retry.headers.get(REPLAYED) == "true"
         assert retry.json() == first.json()
     assert state(mongo, source["id"], dest["id"]) == after
+
+
+def test_a_sign_up_refuses_a_malformed_key_and_creates_nobody(anon: Api, mongo: Any) -> None:
+    # A sign-up uses no key (keys belong to a user), but a malformed one is still bad input.
+    body = {"username": "keyedsignup", "password": "a-good-password", "full_name": "Keyed",
+            "email": "keyed@example.com"}  # fmt: skip
+    response = anon.post("/users", json=body, headers={"Idempotency-Key": "k" * 256})
+    expect(response, 422, "invalid_idempotency_key")
+    assert mongo.users.count_documents({"username": "keyedsignup"}) == 0
+    expect(anon.post("/users", json=body, headers={"Idempotency-Key": "k" * 255}), 201)

@@ -13,7 +13,7 @@ from server.api.routes import errors, pending, router
 from server.services import customers, users
 from server.services.accounts import page_of_accounts
 from server.services.context import Ctx
-from server.services.idempotency import Claim
+from server.services.idempotency import Claim, check_key
 from server.services.views import ListParams
 from shared.schemas.accounts import AccountPublic, AccountSort
 from shared.schemas.common import Page, Role
@@ -55,6 +55,8 @@ async def create_user(
     """
     await limits.check_opening(ip=ctx.ip, user_id=ctx.actor_id)
     if ctx.actor is None:  # a sign-up: never covered, and keys are scoped to a user
+        if idempotency_key is not None:
+            check_key(idempotency_key)  # unused, but a malformed one is still refused (422)
         return await users.create_user(ctx, body)
 
     async def run(ctx: Ctx, claim: Claim | None) -> Any:
