@@ -249,7 +249,7 @@ async def run_workload(
                 body = {"amount": str(amount), "reason_code": rng.choice(HOLD_REASONS),
                         "reference": description}  # fmt: skip
                 if rng.random() < 0.3:
-                    # Expiring within the run, yet not before a slow request (seconds under load) lands.
+                    # Expires within the run, yet after a slow request (seconds, under load) lands.
                     expires = datetime.now(UTC) + timedelta(seconds=rng.uniform(8, 15))
                     body["expires_at"] = expires.isoformat()
             elif kind == "release":
