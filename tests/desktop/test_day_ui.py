@@ -169,7 +169,8 @@ def test_a_transfers_reversal_shows_both_sides_and_waits_for_approval(
     assert first["number"] in confirmation
     assert second["number"] in confirmation
     qtbot.waitUntil(lambda: dialog.approval is not None, timeout=WAIT_MS)
-    assert dialog.pending_panel.isVisible()  # with Approve here, as every 202 in a form
+    # With Approve here, as every 202 in a form (shown once the layout has run).
+    qtbot.waitUntil(lambda: dialog.pending_panel.isVisible(), timeout=WAIT_MS)
     words = dialog.result_label.text()
     assert "waits for a supervisor's approval" in words
     assert "(reversal)" in words
