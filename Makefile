@@ -72,8 +72,11 @@ screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop.screenshots docs/screenshots
 
 # BANK_TEST_XVFB=required: the display test fails instead of skipping when Xvfb is missing.
+# One pytest-xdist worker per core, each with its own wire database, a whole module per worker
+# (module-scoped servers); TEST_ARGS="-n 0" runs in one process.
+TEST_ARGS ?= -n auto --dist loadfile
 test: $(call extra,test) redis-server test-display
-	QT_QPA_PLATFORM=offscreen BANK_TEST_XVFB=required $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen BANK_TEST_XVFB=required $(BIN)/python -m pytest -q $(TEST_ARGS)
 
 # Tests that share state through Redis start a real redis-server: install Debian's when missing.
 redis-server:
