@@ -161,6 +161,35 @@ def select_approval(qtbot: Any, tab: Any, approval_id: int) -> None:
     tab.table.selectRow(tab.model.row_of(approval_id))
 
 
+# ---------------------------------------------------------------- before the teller confirms
+
+
+def test_the_review_says_a_deposit_needs_approval_before_it_is_sent(
+    qtbot: Any, server: ServerProcess, admin: Api, teller: dict[str, Any], account: AccountPublic
+) -> None:
+    window = teller_window(qtbot, server, teller)
+    model = window.accounts_model
+    qtbot.waitUntil(lambda: model.row_of(account.id) is not None, timeout=WAIT_MS)
+    window.accounts_table.selectRow(model.row_of(account.id))
+    window.deposit_action.trigger()
+    dialog = next(d for d in window.findChildren(MovementDialog) if d.isVisible())
+    qtbot.waitUntil(lambda: dialog.policy is not None, timeout=WAIT_MS)  # read in the background
+    notice = "Needs a supervisor's approval: 1,000.00 USD and over."
+    qtbot.keyClicks(dialog.amount_edit, "999.99")  # under the threshold: no notice
+    ok_of(dialog).click()
+    assert dialog.step is Step.CONFIRMING
+    assert notice not in dialog.confirm_label.text()
+    dialog.amount_edit.clear()  # back to editing
+    qtbot.keyClicks(dialog.amount_edit, "1000")
+    ok_of(dialog).click()
+    assert dialog.step is Step.CONFIRMING
+    assert notice in dialog.confirm_label.text()
+    dialog.grab().save(str(SHOTS / "ui-approvals-notice.png"))
+    assert deposits_of(admin, account, "1000.00") == 0  # reviewing sends nothing
+    dialog.reject()
+    window.close()
+
+
 # ---------------------------------------------------------------- the queue
 
 

@@ -58,11 +58,18 @@ from desktop.workers import run_task
 from shared.errors import ErrorCode
 from shared.money import parse_amount
 from shared.schemas.accounts import AccountPublic, Payee
-from shared.schemas.approvals import ApprovalPublic, ApprovalStatus
-from shared.schemas.common import AccountStatus
+from shared.schemas.approvals import ApprovalAction, ApprovalPublic, ApprovalStatus, PolicyPublic
+from shared.schemas.common import AccountStatus, Page, Role
 from shared.schemas.transactions import TransactionPublic, TransferPublic
 
 Result = TransactionPublic | TransferPublic
+
+
+# The approval policy of each kind of movement (API.md "Approvals").
+_POLICY_OF: dict[Kind, ApprovalAction] = {
+    "deposit": ApprovalAction.DEPOSIT, "withdraw": ApprovalAction.WITHDRAWAL,
+    "transfer": ApprovalAction.TRANSFER,
+}  # fmt: skip
 
 
 class MovementDialog(QDialog):
@@ -93,7 +100,14 @@ class MovementDialog(QDialog):
         self.setModal(True)
         self.setMinimumWidth(480)
         self._inputs: list[QWidget] = []
+        self.policy: PolicyPublic | None = None  # this movement's approval policy (staff)
         self._build()
+        user = getattr(client, "user", None)
+        if user is not None and user.role is not Role.USER:
+            # Staff read the policies (customers may not): the review then says when the
+            # amount alone reaches the threshold. The server decides either way.
+            run_task(client.approval_policies, on_done=self._policies_arrived,
+                     on_error=lambda _error: None)  # fmt: skip
 
     # -- what subclasses provide -------------------------------------------------------
 
@@ -310,7 +324,28 @@ class MovementDialog(QDialog):
         text = self._summary(request, source)
         if request.description:
             text += "\n" + tr("Description: {text}").format(text=request.description)
+        if (threshold := self.approval_threshold(request.amount, source.currency)) is not None:
+            text += "\n" + tr(
+                "Needs a supervisor's approval: {threshold} and over. Nothing moves until "
+                "it is approved."
+            ).format(threshold=money(threshold, source.currency))  # fmt: skip
         return text
+
+    def _policies_arrived(self, page: Page[PolicyPublic]) -> None:
+        action = _POLICY_OF[self._kind]
+        self.policy = next((p for p in page.items if p.action is action), None)
+
+    def approval_threshold(self, amount: Decimal, currency: str) -> Decimal | None:
+        """Return the policy's threshold when this amount alone reaches it, else None.
+
+        (The server also counts the account's earlier movements of the day; a smaller amount
+        may still wait for approval, and the dialog then shows the 202.)
+        """
+        policy = self.policy
+        if policy is None or not policy.enabled or not policy.threshold:
+            return None
+        threshold = policy.threshold.get(currency)
+        return threshold if threshold is not None and amount >= threshold else None
 
     def _succeeded(self, result: Result) -> None:
         if not shiboken6.isValid(self):
