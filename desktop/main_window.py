@@ -397,6 +397,9 @@ class MainWindow(QMainWindow):
                                  accounts=self.accounts_model.items(), files=self.files,
                                  parent=self)  # fmt: skip
         dialog.completed.connect(lambda _result: self.refresh())
+        if self.is_staff:  # the receipt view offers Reverse…
+            dialog.can_reverse = True
+            dialog.reverse_requested.connect(self.open_reverse)
         if self.approvals_tab is not None:  # a movement may have joined or left the queue
             dialog.finished.connect(lambda _code, tab=self.approvals_tab: tab.refresh())
         # An unknown outcome may still have moved money: show the server's balances after.

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit, QMenu, QMessageBox, QPushB
 
 from desktop import workers
 from desktop.api.client import BankClient
+from desktop.dialogs.movement import MovementDialog
 from desktop.dialogs.reverse import ReverseDialog
 from desktop.main_window import MainWindow
 from desktop.widgets.day_banner import day_words
@@ -151,6 +152,45 @@ def test_a_teller_reverses_a_deposit_from_its_history_row(
         model.row_of(deposit["id"]) or 0, 1).data()), timeout=WAIT_MS)  # fmt: skip
     assert model.index(row, 1).data() == f"Reversal of no. {deposit['id']}"
     assert model.index(row, 4).data() == "-40.00"
+    window.close()
+
+
+def test_a_teller_reverses_a_deposit_from_its_receipt_view(
+    qtbot: Any, server: ServerProcess, admin: Api, bank: dict[str, Any]
+) -> None:
+    account = bank["second"]
+    before = Decimal(expect(admin.get(f"/accounts/{account['id']}"), 200)["balance"])
+    window = teller_window(qtbot, server, bank)
+    choose(qtbot, window, account["id"])
+    window.deposit_action.trigger()
+    movement = next(d for d in window.findChildren(MovementDialog) if d.isVisible())
+    assert movement.reverse_button.isHidden()  # only on the receipt view
+    qtbot.keyClicks(movement.amount_edit, "25")
+    movement.ok_button.click()  # review
+    movement.ok_button.click()  # confirm
+    qtbot.waitUntil(lambda: movement.movement_result is not None, timeout=WAIT_MS)
+    deposit = movement.movement_result
+    assert deposit is not None
+    assert movement.reverse_button.isVisible()
+    movement.grab().save(str(SHOTS / "ui-day-receipt-reverse.png"))
+    movement.reverse_button.click()
+    assert not movement.isVisible()  # the receipt view gives way to the reversal
+
+    def shown() -> list[ReverseDialog]:
+        return [d for d in window.findChildren(ReverseDialog) if d.isVisible()]
+
+    qtbot.waitUntil(lambda: len(shown()) == 1, timeout=WAIT_MS)
+    dialog = shown()[0]
+    assert f"Deposit no. {deposit.id}" in dialog.what.text()
+    confirmation = review_and_confirm(qtbot, dialog, "counted twice")
+    assert account["number"] in confirmation
+    assert "25.00" in confirmation
+    qtbot.waitUntil(lambda: dialog.reversal is not None, timeout=WAIT_MS)
+    assert "Reversed" in dialog.result_label.text()
+    dialog.cancel_button.click()
+    assert Decimal(expect(admin.get(f"/accounts/{account['id']}"), 200)["balance"]) == before
+    history = expect(admin.get(f"/accounts/{account['id']}/transactions"), 200)["items"]
+    assert next(t for t in history if t["id"] == deposit.id)["reversed_by"] is not None
     window.close()
 
 

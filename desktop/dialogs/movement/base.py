@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
+    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QVBoxLayout,
@@ -76,6 +77,8 @@ class MovementDialog(QDialog):
     """Move money once, after a confirmation; show the answer and offer a receipt."""
 
     completed = Signal(object)  # the TransactionPublic or TransferPublic of a movement made
+    # Reverse… on the receipt view (staff): the movement made and its account.
+    reverse_requested = Signal(object, object)
     session_expired = Signal()
     source_hint: ToneLabel  # built by the subclass with the source rows
 
@@ -210,6 +213,13 @@ class MovementDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         self.close_button.clicked.connect(self.accept)
         self.receipt_button.clicked.connect(lambda: self.save_receipt())
+        self.reverse_button = self.buttons.addButton(
+            tr("&Reverse…"), QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.reverse_button.setObjectName("reverseButton")
+        self.reverse_button.setToolTip(tr("Reverse this movement (a reason, then its legs)"))
+        self.reverse_button.clicked.connect(self._reverse)
+        self.can_reverse = False  # set by whoever listens to reverse_requested (staff)
         layout.addWidget(self.buttons)
         self.amount_edit.setFocus()
 
@@ -429,6 +439,7 @@ class MovementDialog(QDialog):
         self.cancel_button.setEnabled(step is not Step.BUSY)
         self.close_button.setHidden(step is not Step.DONE and not waiting)
         self.receipt_button.setHidden(step is not Step.DONE)
+        self.reverse_button.setHidden(step is not Step.DONE or not self.can_reverse)
         self.confirm_label.setHidden(
             step not in (Step.CONFIRMING, Step.BUSY, Step.UNKNOWN, Step.PENDING)
         )
@@ -439,6 +450,14 @@ class MovementDialog(QDialog):
         (self.close_button if step is Step.DONE else self.ok_button).setDefault(True)
 
     # -- closing and receipts ----------------------------------------------------------
+
+    def _reverse(self) -> None:
+        """Close the receipt view and ask for the movement's reversal."""
+        result, account = self.movement_result, self.source_account()
+        if result is None or account is None or not self.can_reverse:
+            return
+        self.accept()
+        self.reverse_requested.emit(result, account)
 
     def reject(self) -> None:
         """Close, except while a request is on its way (its answer must be seen)."""
