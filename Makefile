@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 extra = $(VENV)/.installed-$(1)
-EXTRAS := test lint bench package
+EXTRAS := test lint bench package docs
 PORT ?= 8000
 # The demo server's and the desktop's data, under the checkout (git-ignored).
 DATA ?= .data
@@ -68,7 +68,7 @@ qt-display-libs: $(STAMP)
 			exit 1; \
 		fi; }
 
-screenshots: $(STAMP)
+screenshots: $(call extra,docs)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop.screenshots docs/screenshots
 
 # BANK_TEST_XVFB=required: the display test fails instead of skipping when Xvfb is missing.

@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
 
 from desktop.admin import AdminPanel, StatsPanel
@@ -190,6 +191,52 @@ def till_shots(url: str, folder: Path) -> None:
     manager.close()
 
 
+def pdf_first_page(data: bytes, folder: Path, name: str) -> None:
+    """Render a PDF's first page to PNG with pypdfium2 (the `docs` extra), when installed."""
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        print(f"skipped {folder / name}.png: pypdfium2 is not installed (pip install -e .[docs])")
+        return
+    page = pdfium.PdfDocument(data)[0]
+    bitmap = page.render(scale=1.6, rev_byteorder=True)  # RGB order, as QImage reads it
+    formats = {"RGB": QImage.Format.Format_RGB888, "RGBX": QImage.Format.Format_RGBX8888,
+               "RGBA": QImage.Format.Format_RGBA8888}  # fmt: skip
+    pixels = bytes(bitmap.buffer)  # QImage does not copy: keep the bytes alive while saving
+    image = QImage(pixels, bitmap.width, bitmap.height, bitmap.stride, formats[bitmap.mode])
+    if image.isNull() or not image.save(str(folder / f"{name}.png")):
+        raise RuntimeError(f"could not write {folder / name}.png")
+    print(f"wrote {folder / name}.png")
+
+
+def day_shots(url: str, folder: Path) -> None:
+    """Close the demo's business day as the supervisor: the End of day tab with the sealed
+    report's preview, and the report PDF's first page (the page a branch manager signs)."""
+    manager = BankClient(url)
+    user = manager.login("super", "super123")
+    teller = BankClient(url)
+    teller.login("teller", "teller123")
+    current = teller.current_session()
+    if current is not None:  # counted exactly what the till holds (read by the supervisor)
+        expected = manager.session(current.id).expected or {}
+        teller.close_session(current.id, dict(expected), None, None, new_idempotency_key())
+    teller.close()
+    date = manager.business_day().date
+    manager.close_business_day(date, new_idempotency_key())
+    window = MainWindow(manager, user)
+    window.resize(1280, 800)
+    window.show()
+    tab = window.open_end_of_day()
+    assert tab is not None
+    settle(200, until=lambda: tab.days.rowCount() > 0)
+    tab.days.selectRow(0)
+    settle(200, until=lambda: tab.report is not None)
+    save(window, folder, "end-of-day")
+    window.close()
+    pdf_first_page(b"".join(manager.day_report_file(date, "pdf")), folder, "day-report-page-1")
+    manager.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the screenshots into the folder given (default docs/screenshots)."""
     args = argv if argv is not None else sys.argv[1:]
@@ -257,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             client.close()
             admin_shots(url, folder)
             till_shots(url, folder)
+            day_shots(url, folder)
         finally:
             server.stop()
     QCoreApplication.processEvents()
