@@ -416,7 +416,7 @@ class MainWindow(QMainWindow):
         account = account or self.accounts_tab.shown_account()
         if account is None or not self.is_staff:
             return None
-        dialog = ReverseDialog(self.client, account, movement, self)
+        dialog = ReverseDialog(self.client, account, movement, self, files=self.files)
         dialog.completed.connect(lambda _reversal: self.refresh())
         dialog.approval_requested.connect(lambda approval: self.show_status(
             tr("Reversal waits for approval no. {id}").format(id=approval.get("id"))))  # fmt: skip

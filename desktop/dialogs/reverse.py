@@ -10,6 +10,7 @@ reuses it, so money never moves twice).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import shiboken6
@@ -19,9 +20,12 @@ from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLineEdit, QVBoxLayou
 from desktop import messages, text
 from desktop.api.client import ApiError, ApprovalRequired, BankClient, new_idempotency_key
 from desktop.dialogs.form import FormDialog, Request
+from desktop.dialogs.movement.flow import Kind
+from desktop.dialogs.movement.receipt import Receipt, write_receipt
 from desktop.text import money, tr
 from desktop.theme import Tone
 from desktop.widgets import named
+from desktop.widgets.files import FileChooser
 from desktop.widgets.labels import ToneLabel
 from desktop.workers import run_task
 from shared.schemas.accounts import AccountPublic
@@ -85,8 +89,10 @@ class ReverseDialog(FormDialog):
         account: AccountPublic,
         movement: TransactionPublic | TransferPublic,
         parent: QWidget | None = None,
+        files: FileChooser | None = None,
     ) -> None:
         super().__init__(tr("Reverse movement"), "reverseDialog", client, parent)
+        self._files = files or FileChooser(None)
         self.setMinimumWidth(520)
         self.account = account
         self.transaction: TransactionPublic | None = None
@@ -114,6 +120,12 @@ class ReverseDialog(FormDialog):
         self.confirm.show_text("", Tone.WARNING)
         self.result_label.show_text("", Tone.OK)
         self.ok_button.setText(tr("Review"))
+        self.receipt_button = self.buttons.addButton(
+            tr("Save receipt…"), QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.receipt_button.setObjectName("receiptButton")
+        self.receipt_button.clicked.connect(lambda: self.save_receipt())
+        self.receipt_button.hide()  # once the reversal is posted
         self.reason.currentIndexChanged.connect(lambda _i: self._edited())
         self.note.textChanged.connect(lambda _t: self._edited())
         if isinstance(movement, TransactionPublic):
@@ -209,6 +221,37 @@ class ReverseDialog(FormDialog):
         self.reversal = result
         self._closed_form(tr("Reversed. Reversal entry no. {id}; balance now {balance}.").format(
             id=result.id, balance=money(result.balance_after, self.account.currency)))  # fmt: skip
+        self.receipt_button.show()
+
+    def save_receipt(self, path: str | Path | None = None) -> Path | None:
+        """Write the PDF receipt of the reversal (naming the movement it reverses)."""
+        result = self.reversal
+        if result is None:
+            return None
+        target = Path(path) if path is not None else self._files.save(
+            self, tr("Save receipt"), f"receipt-reversal-{result.id}.pdf",
+            tr("PDF files (*.pdf)"),
+        )  # fmt: skip
+        if target is None:
+            return None
+        user = self.client.user
+        performer = f"{user.full_name} ({user.username})" if user is not None and \
+            user.id == result.performed_by else None  # fmt: skip
+        kind: Kind = "deposit" if result.direction is Direction.CREDIT else "withdraw"
+        till = tr("session {id}").format(id=result.session_id) if result.session_id else None
+        receipt = Receipt(result, self.account, kind, performed_by=performer, till=till,
+                          title=tr("Reversal"))  # fmt: skip
+        try:
+            write_receipt(target, receipt)
+        except OSError as exc:
+            self.result_label.show_text(tr("Could not save the receipt: {reason}.").format(
+                reason=exc.strerror or exc), Tone.ERROR)  # fmt: skip
+            return None
+        words = self.result_label.text().split("\n" + tr("Receipt saved to"))[0]
+        self.result_label.show_text(
+            words + "\n" + tr("Receipt saved to {path}.").format(path=target), Tone.OK
+        )
+        return target
 
     def _await_approval(self, error: ApprovalRequired, situation: messages.Situation) -> bool:
         """Show the reversal waiting for approval `reversal` (the form's pending panel)."""

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit, QMenu, QMessageBox, QPushB
 
 from desktop import workers
 from desktop.api.client import BankClient
+from desktop.dialogs import reverse as reverse_module
 from desktop.dialogs.movement import MovementDialog
+from desktop.dialogs.movement.receipt import Receipt, receipt_html
 from desktop.dialogs.reverse import ReverseDialog
 from desktop.main_window import MainWindow
 from desktop.widgets.day_banner import day_words
@@ -156,8 +158,9 @@ def test_a_teller_reverses_a_deposit_from_its_history_row(
 
 
 def test_a_teller_reverses_a_deposit_from_its_receipt_view(
-    qtbot: Any, server: ServerProcess, admin: Api, bank: dict[str, Any]
-) -> None:
+    qtbot: Any, server: ServerProcess, admin: Api, bank: dict[str, Any], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     account = bank["second"]
     before = Decimal(expect(admin.get(f"/accounts/{account['id']}"), 200)["balance"])
     window = teller_window(qtbot, server, bank)
@@ -187,6 +190,29 @@ def test_a_teller_reverses_a_deposit_from_its_receipt_view(
     assert "25.00" in confirmation
     qtbot.waitUntil(lambda: dialog.reversal is not None, timeout=WAIT_MS)
     assert "Reversed" in dialog.result_label.text()
+    # The reversal's receipt names the movement it reverses.
+    target = tmp_path / "reversal.pdf"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), ""))
+    )
+    written: list[Receipt] = []
+    real = reverse_module.write_receipt
+
+    def recording(path: Path, receipt: Receipt) -> None:
+        written.append(receipt)
+        real(path, receipt)
+
+    monkeypatch.setattr(reverse_module, "write_receipt", recording)
+    receipt_button = dialog.findChild(QPushButton, "receiptButton")
+    assert receipt_button is not None
+    assert receipt_button.isVisible()
+    receipt_button.click()
+    assert target.read_bytes().startswith(b"%PDF")
+    page = receipt_html(written[0])
+    assert "Receipt: reversal" in page
+    assert f"transaction no. {deposit.id}" in page
+    assert "25.00 USD" in page
+    assert str(target) in dialog.result_label.text()
     dialog.cancel_button.click()
     assert Decimal(expect(admin.get(f"/accounts/{account['id']}"), 200)["balance"]) == before
     history = expect(admin.get(f"/accounts/{account['id']}/transactions"), 200)["items"]

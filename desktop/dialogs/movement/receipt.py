@@ -32,16 +32,18 @@ class Receipt:
     performed_by: str | None = None  # "Terry Teller (teller)"; else the user id recorded
     bank_name: str = BANK_NAME
     till: str | None = None  # "Till 1 · session 12": where the cash went in or out
+    title: str | None = None  # instead of the kind's words: "Reversal"
 
 
 def receipt_html(receipt: Receipt) -> str:
     """Return the receipt of a movement as HTML (values escaped)."""
     result, account, payee = receipt.result, receipt.account, receipt.payee
     kind_words = words(receipt.kind)
+    kind_title = receipt.title or kind_words.receipt_type
     currency = account.currency
     rows: list[tuple[str, str, bool]] = [
         (tr("Date"), time_with_zone(result.created_at), False),
-        (tr("Type"), kind_words.receipt_type, False),
+        (tr("Type"), kind_title, False),
     ]
     balance_after = (
         result.balance_after if result.balance_after is not None else (receipt.balance_after)
@@ -62,6 +64,13 @@ def receipt_html(receipt: Receipt) -> str:
         tr("Transfer no.") if isinstance(result, TransferPublic) else tr("Transaction no.")
     )
     rows.append((number_label, str(result.id), False))
+    if isinstance(result, TransactionPublic):  # a reversal and its original name each other
+        if result.reverses_id is not None:
+            rows.append((tr("Reverses"), tr("transaction no. {id}").format(
+                id=result.reverses_id), False))  # fmt: skip
+        if result.reversed_by is not None:
+            rows.append((tr("Reversed by"), tr("transaction no. {id}").format(
+                id=result.reversed_by), False))  # fmt: skip
     if receipt.till:
         rows.append((tr("Till"), receipt.till, False))
     if receipt.performed_by:
@@ -75,7 +84,7 @@ def receipt_html(receipt: Receipt) -> str:
         f"{html.escape(value)}</td></tr>"
         for label, value, right in rows
     )
-    heading = tr("Receipt: {kind}").format(kind=kind_words.receipt_type.lower())
+    heading = tr("Receipt: {kind}").format(kind=kind_title.lower())
     return (
         f"<h2>{html.escape(receipt.bank_name)}</h2>"
         f"<p style='font-size:large'><b>{html.escape(heading)}</b></p>"
