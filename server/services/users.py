@@ -385,7 +385,7 @@ async def update_user(
             await set_owner_staff(user_id, Role(sets["role"]).is_staff, session=session)
         if new_hash is not None or role_changed or deactivated:
             await revoke_user_sessions(user_id, reason="user changed", session=session)
-        hidden = ("updated_at", "password_hash", "password_fit_for_staff")
+        hidden = ("updated_at", "password_hash", "password_fit_for_staff", "search_keys")
         changed = sorted(name for name in sets if name not in hidden)
         if new_hash is not None:
             changed.append("password")

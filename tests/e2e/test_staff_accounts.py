@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, ServerProcess, expect
+from tests.support import Api, ServerProcess, expect, open_till_session
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]
@@ -58,6 +58,7 @@ def test_staff_move_no_money_on_their_own_account(
     customer, _ = make_user("user")
     theirs = open_account(customer["id"], deposit="100.00")
     _, colleague = make_user("admin")
+    open_till_session(admin, colleague)  # staff cash goes through a till
     expect(colleague.post(f"/accounts/{mine['id']}/deposit", json={"amount": "20.00"}), 201)
     for path in ("deposit", "withdraw"):
         expect(api.post(f"/accounts/{mine['id']}/{path}", json={"amount": "1.00"}), 403,
