@@ -16,7 +16,15 @@ from desktop.api.client import BankClient
 from desktop.cli import launch
 from desktop.dialogs.login import LoginDialog
 from desktop.main_window import MainWindow
-from tests.support import ADMIN_PASSWORD, Api, ServerProcess, expect, ready_branch
+from tests.support import (
+    ADMIN_PASSWORD,
+    SUPERVISOR_PASSWORD,
+    Api,
+    ServerProcess,
+    expect,
+    make_first_checker,
+    ready_branch,
+)
 
 SERVER_ENV = {"ACCESS_TOKEN_SECONDS": "10"}
 
@@ -38,6 +46,15 @@ class RenewingApi(Api):
             self.token = self.tokens(self.username, self.password)["access_token"]
             self.signed_at = time.monotonic()
         return super().request(method, path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def supervisor(server: ServerProcess, anon: Api) -> Iterator[RenewingApi]:
+    """The branch's first checker, signing in again every 5 s like the admin."""
+    make_first_checker(server, anon, "super", SUPERVISOR_PASSWORD, "supervisor").close()
+    api = RenewingApi(server.url, "super", SUPERVISOR_PASSWORD)
+    yield api
+    api.close()
 
 
 @pytest.fixture(scope="module")
