@@ -165,7 +165,7 @@ async def close_midway(
     urls: Sequence[str], day: DayRun, *, at: float, seed: int, give_up_at: float
 ) -> None:
     """At `at` (monotonic), close every open session and the business day, then reopen them."""
-    rng = random.Random(seed)
+    rng = random.Random(seed * 104729 + 1)  # not reverse_some's keys (the same staff user)
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     checker = _clients(urls, day.supervisor_token)
     staff = _clients(urls, day.staff_token)
