@@ -73,10 +73,14 @@ screenshots: $(call extra,docs)
 
 # BANK_TEST_XVFB=required: the display test fails instead of skipping when Xvfb is missing.
 # One pytest-xdist worker per core, each with its own wire database, a whole module per worker
-# (module-scoped servers); TEST_ARGS="-n 0" runs in one process.
+# (module-scoped servers); TEST_ARGS="-n 0" runs in one process. Then the timing and load
+# modules (marker `serial`: sign-in load, floods, the bank workload, ...) run alone, so that
+# no other worker's load decides their figures.
 TEST_ARGS ?= -n auto --dist loadfile
 test: $(call extra,test) redis-server test-display
-	QT_QPA_PLATFORM=offscreen BANK_TEST_XVFB=required $(BIN)/python -m pytest -q $(TEST_ARGS)
+	QT_QPA_PLATFORM=offscreen BANK_TEST_XVFB=required $(BIN)/python -m pytest -q $(TEST_ARGS) \
+		-m "not serial"
+	QT_QPA_PLATFORM=offscreen BANK_TEST_XVFB=required $(BIN)/python -m pytest -q -m serial
 
 # Tests that share state through Redis start a real redis-server: install Debian's when missing.
 redis-server:

@@ -41,6 +41,9 @@ from tests.ledger_checks import all_customer_legs
 from tests.support import ADMIN_PASSWORD, ROOT, Api, ServerProcess, dec, expect
 from tests.workload import WorkloadResult, check_invariants, open_workload_accounts, run_workload
 
+# Timing and load: run after the parallel part, alone (Makefile `test`).
+pytestmark = pytest.mark.serial
+
 KEY = "backup-test-key: correct horse battery staple"
 CUSTOMER, CUSTOMER_PASSWORD = "wlcustomer", "workload-pass-1"  # open_workload_accounts'
 HEADER = 53  # the encryption header's size

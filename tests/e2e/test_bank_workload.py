@@ -58,6 +58,9 @@ from tests.workload import (
 from tests.workload_branch import Branch, Teller, check_branch
 from tests.workload_day import DayRun, check_day
 
+# Timing and load: run after the parallel part, alone (Makefile `test`).
+pytestmark = pytest.mark.serial
+
 CLIENTS = int(os.environ.get("WORKLOAD_CLIENTS", "16"))
 SECONDS = float(os.environ.get("WORKLOAD_SECONDS", "20"))
 ACCOUNTS = 8

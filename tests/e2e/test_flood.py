@@ -21,7 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.support import ROOT, Api, expect, real_limits
+
+# Timing and load: run after the parallel part, alone (Makefile `test`).
+pytestmark = pytest.mark.serial
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]

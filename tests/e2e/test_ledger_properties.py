@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -31,6 +32,9 @@ from hypothesis.stateful import (
 
 from tests.ledger_checks import all_customer_legs, check_ledger, customer_legs, customer_legs_where
 from tests.support import Api, dec, expect
+
+# Timing and load: run after the parallel part, alone (Makefile `test`).
+pytestmark = pytest.mark.serial
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 OpenAccount = Callable[..., dict[str, Any]]

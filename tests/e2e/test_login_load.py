@@ -11,8 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import Api
+
+# Timing and load: run after the parallel part, alone (Makefile `test`).
+pytestmark = pytest.mark.serial
 
 MakeUser = Callable[..., tuple[dict[str, Any], Api]]
 LOOPS = 20
