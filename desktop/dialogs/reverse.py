@@ -21,7 +21,7 @@ from desktop import messages, text
 from desktop.api.client import ApiError, ApprovalRequired, BankClient, new_idempotency_key
 from desktop.dialogs.form import FormDialog, Request
 from desktop.dialogs.movement.flow import Kind
-from desktop.dialogs.movement.receipt import Receipt, write_receipt
+from desktop.dialogs.movement.receipt import Receipt, performer_name, write_receipt
 from desktop.text import money, tr
 from desktop.theme import Tone
 from desktop.widgets import named
@@ -234,9 +234,7 @@ class ReverseDialog(FormDialog):
         )  # fmt: skip
         if target is None:
             return None
-        user = self.client.user
-        performer = f"{user.full_name} ({user.username})" if user is not None and \
-            user.id == result.performed_by else None  # fmt: skip
+        performer = performer_name(self.client.user, result.performed_by)
         kind: Kind = "deposit" if result.direction is Direction.CREDIT else "withdraw"
         till = tr("session {id}").format(id=result.session_id) if result.session_id else None
         receipt = Receipt(result, self.account, kind, performed_by=performer, till=till,

@@ -50,7 +50,7 @@ from desktop.dialogs.movement.parts import (
     description_field,
     movement_buttons,
 )
-from desktop.dialogs.movement.receipt import Receipt, write_receipt
+from desktop.dialogs.movement.receipt import Receipt, performer_name, write_receipt
 from desktop.text import account_status, money, tr
 from desktop.theme import Tone
 from desktop.widgets.files import FileChooser
@@ -482,9 +482,7 @@ class MovementDialog(QDialog):
         )  # fmt: skip
         if target is None:
             return None
-        user = self._client.user
-        performer = f"{user.full_name} ({user.username})" if user is not None and \
-            user.id == result.performed_by else None  # fmt: skip
+        performer = performer_name(self._client.user, result.performed_by)
         receipt = Receipt(result, account, self._kind, self.balance_after, self._result_payee,
                           performer, till=self._till_words(result))  # fmt: skip
         try:

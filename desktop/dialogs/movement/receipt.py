@@ -16,6 +16,7 @@ from desktop.dialogs.movement.messages import words
 from desktop.text import money, time_with_zone, tr
 from shared.schemas.accounts import AccountPublic, Payee
 from shared.schemas.transactions import TransactionPublic, TransferPublic
+from shared.schemas.users import UserPublic
 
 BANK_NAME = "Bank System"
 
@@ -33,6 +34,13 @@ class Receipt:
     bank_name: str = BANK_NAME
     till: str | None = None  # "Till 1 · session 12": where the cash went in or out
     title: str | None = None  # instead of the kind's words: "Reversal"
+
+
+def performer_name(user: UserPublic | None, performed_by: int | None) -> str | None:
+    """Name the signed-in user on a receipt when they moved the money ("Ann (ann)")."""
+    if user is None or user.id != performed_by:
+        return None
+    return f"{user.full_name} ({user.username})"
 
 
 def receipt_html(receipt: Receipt) -> str:
