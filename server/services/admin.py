@@ -62,17 +62,22 @@ async def list_audit(
     return Page[AuditEventPublic](items=items, total=total, skip=params.skip, limit=params.limit)
 
 
-async def _named(events: list[AuditEventPublic]) -> list[AuditEventPublic]:
-    """Add the actor's username and the target's name to each event of a page."""
-    user_ids = {e.actor_id for e in events if e.actor_id is not None}
-    user_ids |= {e.target_id for e in events if e.target_type == "user" and e.target_id}
-    account_ids = {e.target_id for e in events if e.target_type == "account" and e.target_id}
-    usernames = {
+async def usernames_of(user_ids: set[int]) -> dict[int, str]:
+    """Return the username of each of these users (one read; unknown ids are left out)."""
+    return {
         raw["_id"]: raw["username"]
         async for raw in User.get_pymongo_collection().find(
             {"_id": {"$in": sorted(user_ids)}}, projection={"username": 1}
         )
     }
+
+
+async def _named(events: list[AuditEventPublic]) -> list[AuditEventPublic]:
+    """Add the actor's username and the target's name to each event of a page."""
+    user_ids = {e.actor_id for e in events if e.actor_id is not None}
+    user_ids |= {e.target_id for e in events if e.target_type == "user" and e.target_id}
+    account_ids = {e.target_id for e in events if e.target_type == "account" and e.target_id}
+    usernames = await usernames_of(user_ids)
     accounts = {
         raw["_id"]: f"{raw['number']} ({raw['owner_name']})"
         async for raw in Account.get_pymongo_collection().find(

@@ -221,7 +221,7 @@ def money(value: str) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-def test_the_pdfs_first_page_holds_only_the_totals(day: Day, supervisor: Api) -> None:
+def test_the_pdfs_first_page_holds_only_the_totals(day: Day, supervisor: Api, admin: Api) -> None:
     report = day.report
     answer = supervisor.get(f"/business-days/{report['date']}/report", params={"format": "pdf"})
     assert answer.status_code == 200
@@ -238,6 +238,10 @@ def test_the_pdfs_first_page_holds_only_the_totals(day: Day, supervisor: Api) ->
         assert kind.replace("_", " ") in first, kind
     assert report["hash"] in first
     assert "Branch manager" in first
+    # Who closed the day, by name: an auditor does not look user numbers up.
+    closer = expect(supervisor.get("/me"), 200)["username"]
+    assert f"Closed by\n{closer}" in first, first
+    assert "user " not in first, first
     # None of the detail: no ledger account line, no session's or reversal's row.
     codes = {line["account"] for totals in report["trial_balance"].values()
              for line in totals["accounts"]}  # fmt: skip
@@ -252,6 +256,12 @@ def test_the_pdfs_first_page_holds_only_the_totals(day: Day, supervisor: Api) ->
     assert day.account["number"] in detail
     assert row_ids <= set(detail.split("\n"))
     assert str(day.approval["id"]) in detail.split("\n")
+    # The sessions' tellers and approvers and the reversals' makers are named too.
+    short_teller = expect(admin.get(f"/users/{day.short_teller}"), 200)["username"]
+    # (a long name wraps inside its cell)
+    assert short_teller in detail.replace("\n", ""), detail
+    assert closer in detail, detail
+    assert "user " not in detail, detail
 
 
 def test_the_ledger_holds_after_the_day(day: Day, mongo: Any) -> None:

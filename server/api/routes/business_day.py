@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from server.api.deps import LedgerReady, SettingsDep, StaffCtx, SupervisorCtx, list_params
 from server.api.idempotent import IdempotencyKey, idempotent_answer
 from server.api.routes import errors, router
-from server.services import idempotency
+from server.services import admin, idempotency
 from server.services.business_day import chain, closing, files
 from server.services.context import Ctx
 from server.services.views import ListParams
@@ -104,7 +104,8 @@ async def day_report(
                                           f'{format.value}"'}  # fmt: skip
     if format is ReportFormat.PDF:
         bank = str(getattr(settings, "bank_name", None) or "Bank System")
-        return Response(await files.pdf_bytes(report, bank), media_type="application/pdf",
+        names = await admin.usernames_of(files.user_ids(report))
+        return Response(await files.pdf_bytes(report, bank, names), media_type="application/pdf",
                         headers=disposition)  # fmt: skip
     return Response(files.csv_bytes(report), media_type="text/csv; charset=utf-8",
                     headers=disposition)  # fmt: skip

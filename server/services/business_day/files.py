@@ -102,7 +102,17 @@ def _latin1(text: Any) -> str:
     return str(text).encode("latin-1", "replace").decode("latin-1")
 
 
-def _render_pdf(report: dict[str, Any], bank_name: str) -> bytes:
+def user_ids(report: dict[str, Any]) -> set[int]:
+    """Return every user the report names by id: who closed it, tellers, approvers, makers."""
+    found = {report["closed_by"]}
+    for session in report["sessions"]:
+        found |= {session.get("teller_id"), session.get("approved_by")}
+    for key in ("reversals", "large_cash"):
+        found |= {row.get("performed_by") for row in report[key]}
+    return {int(user) for user in found if user is not None}
+
+
+def _render_pdf(report: dict[str, Any], bank_name: str, names: dict[int, str]) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -110,6 +120,10 @@ def _render_pdf(report: dict[str, Any], bank_name: str) -> bytes:
     pdf.set_title(f"Business day {report['date']}")
     pdf.set_auto_page_break(auto=True, margin=15)
     heading = FontFace(emphasis="BOLD", fill_color=(230, 234, 240))
+
+    def who(user: Any) -> str:
+        """A person as the report's reader knows them: their username, else "user N"."""
+        return "" if user is None else names.get(int(user)) or f"user {user}"
 
     def title(text: str, size: int = 12) -> None:
         pdf.set_font("Helvetica", "B", size)
@@ -128,7 +142,7 @@ def _render_pdf(report: dict[str, Any], bank_name: str) -> bytes:
     pdf.add_page()
     title(f"{bank_name}: end-of-day report {report['date']}", 15)
     for label, value in (("Closed at", report["closed_at"]),
-                         ("Closed by", f"user {report['closed_by']}")):  # fmt: skip
+                         ("Closed by", who(report["closed_by"]))):  # fmt: skip
         pdf.cell(35, 6, label)
         pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
@@ -185,23 +199,23 @@ def _render_pdf(report: dict[str, Any], bank_name: str) -> bytes:
         for cur, p in sorted(report["cash_position"].items()) for till in p["tills"]
     ])  # fmt: skip
     title("Sessions")
-    table((12, 12, 14, 30, 30, 30, 30, 16, 16),
+    table((9, 9, 26, 28, 28, 28, 28, 14, 20),
           ["Id", "Till", "Teller", "Opening", "Expected", "Counted", "Variance", "Approval",
            "By"],
-          [[s["id"], s["till_id"], s["teller_id"], _per_currency(s["opening"]),
+          [[s["id"], s["till_id"], who(s["teller_id"]), _per_currency(s["opening"]),
             _per_currency(s["expected"]), _per_currency(s["counted"]),
-            _per_currency(s["variance"]), s.get("approval_id"), s.get("approved_by")]
+            _per_currency(s["variance"]), s.get("approval_id"), who(s.get("approved_by"))]
            for s in report["sessions"]])  # fmt: skip
     for name, key in (("Reversals", "reversals"), ("Large cash", "large_cash")):
         title(name)
         table((20, 24, 30, 30, 18, 22, 22),
               ["Journal", "Transaction", "Account", "Amount", "Currency", "By", "Session"],
               [[row["journal_id"], row["transaction_id"], row["account"], _money(row["amount"]),
-                row["currency"], row.get("performed_by"), row.get("session_id")]
+                row["currency"], who(row.get("performed_by")), row.get("session_id")]
                for row in report[key]])  # fmt: skip
     return bytes(pdf.output())
 
 
-async def pdf_bytes(report: dict[str, Any], bank_name: str) -> bytes:
-    """Render the PDF off the event loop."""
-    return await asyncio.to_thread(_render_pdf, report, bank_name)
+async def pdf_bytes(report: dict[str, Any], bank_name: str, names: dict[int, str]) -> bytes:
+    """Render the PDF off the event loop; `names` gives the username of each user id."""
+    return await asyncio.to_thread(_render_pdf, report, bank_name, names)
