@@ -327,3 +327,44 @@ def top_frames(raw_profile: Path, *, limit: int = 12, own: bool = False) -> list
             totals[short] = totals.get(short, 0) + count
     ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:limit]
     return [(name, round(100 * count / max(samples, 1), 1)) for name, count in ranked]
+
+
+# ------------------------------------------------------------------------------ staff
+
+
+def make_staff(
+    http: httpx.Client, mongodb_url: str, database: str, username: str, password: str, role: str
+) -> int:
+    """Create a staff member as `bank-server create-user --role` does on the host.
+
+    Through the API a role needs a checker's approval, and a new bank has no checker yet:
+    the user signs up through the API and the role is set in the database (as the tests'
+    `make_first_checker` does). `http` is signed in as the admin.
+    """
+    from pymongo import MongoClient
+
+    answer = http.post("/users", json={"username": username, "password": password,
+                                       "full_name": f"Bench {role.title()}",
+                                       "email": f"{username}@example.com"})  # fmt: skip
+    answer.raise_for_status()
+    user_id = int(answer.json()["id"])
+    with MongoClient(mongodb_url) as mongo:
+        mongo[database].users.update_one(
+            {"_id": user_id}, {"$set": {"role": role, "password_fit_for_staff": True}}
+        )
+    return user_id
+
+
+def approved(answer: httpx.Response, checker: httpx.Client) -> dict[str, Any]:
+    """Return the answer's body; a 202 (maker-checker) is approved by `checker` first."""
+    if answer.status_code == 202:
+        approval = answer.json()["approval"]["id"]
+        decided = checker.post(f"/approvals/{approval}/approve", json={})
+        decided.raise_for_status()
+        if decided.json()["status"] != "executed":
+            raise RuntimeError(f"approval {approval}: {decided.json()['status']}")
+        return dict(decided.json())
+    if answer.status_code not in (200, 201):
+        raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: "
+                           f"{answer.status_code} {answer.text[:300]}")  # fmt: skip
+    return dict(answer.json())
