@@ -105,7 +105,9 @@ fmt: $(call extra,lint)
 	$(BIN)/ruff check --fix server desktop shared tests bench
 
 # Every figure of issue 7 against its target (bench/results/latest.json), then deposit latency
-# as the ledger grows and the mixed workload. wrk (Debian's) is the HTTP load generator.
+# as the ledger grows, the mixed workload, and five years of a branch against one month
+# (bench/scale.py, issue 17; SCALE_ARGS="--entries 50000" for a shorter run).
+# wrk (Debian's) is the HTTP load generator.
 bench: $(call extra,bench)
 	@command -v wrk >/dev/null || { \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -115,6 +117,7 @@ bench: $(call extra,bench)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.deposit_latency
 	$(BIN)/python -m bench.workload
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # The long form of the bank workload and crash tests (the suite runs 20 s each).
 soak: $(call extra,test)

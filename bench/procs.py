@@ -368,3 +368,64 @@ def approved(answer: httpx.Response, checker: httpx.Client) -> dict[str, Any]:
         raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: "
                            f"{answer.status_code} {answer.text[:300]}")  # fmt: skip
     return dict(answer.json())
+
+
+@dataclass
+class Branch:
+    """The tokens a bench signs in with, once the branch can take deposits."""
+
+    admin: str
+    teller: str
+    supervisor: str
+    past_till: int  # a till with no session: the seeded past's cash went through it
+
+
+def ready_branch(
+    base_url: str,
+    mongodb_url: str,
+    database: str,
+    *,
+    teller: tuple[str, str],
+    supervisor: tuple[str, str],
+    currency: str,
+) -> Branch:
+    """Make a new bank take deposits at a teller's window, as a branch opens its first day.
+
+    A teller and a supervisor (make_staff), cash into the vault (the supervisor approves),
+    the deposit and withdrawal thresholds out of reach (no bench deposit waits for a
+    checker), a stocked till with the teller's open session, and a second till.
+    """
+
+    def login(http: httpx.Client, username: str, password: str) -> str:
+        answer = http.post("/login", data={"username": username, "password": password})
+        answer.raise_for_status()
+        token = str(answer.json()["access_token"])
+        http.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    with (
+        httpx.Client(base_url=base_url, timeout=120) as admin,
+        httpx.Client(base_url=base_url, timeout=120) as checker,
+        httpx.Client(base_url=base_url, timeout=120) as cashier,
+    ):
+        admin_token = login(admin, "admin", ADMIN_PASSWORD)
+        make_staff(admin, mongodb_url, database, *teller, "teller")
+        make_staff(admin, mongodb_url, database, *supervisor, "supervisor")
+        supervisor_token = login(checker, *supervisor)
+        teller_token = login(cashier, *teller)
+        approved(admin.post("/vault/cash", json={
+            "direction": "in", "currency": currency, "amount": "5000000.00",
+            "reference": "bench stock"}), checker)  # fmt: skip
+        policies = approved(admin.get("/approval-policies", params={"limit": 200}), checker)
+        for policy in policies["items"]:
+            if policy["action"] in ("deposit", "withdrawal"):
+                approved(admin.put(f"/approval-policies/{policy['action']}", json={
+                    "threshold": dict.fromkeys(policy["threshold"], "1000000000.00"),
+                    "version": policy["version"]}), checker)  # fmt: skip
+        till = approved(admin.post("/tills", json={"name": "Counter 1"}), checker)
+        approved(admin.post(f"/tills/{till['id']}/cash", json={
+            "direction": "to_till", "currency": currency, "amount": "500000.00"}),
+            checker)  # fmt: skip
+        approved(cashier.post(f"/tills/{till['id']}/sessions", json={}), checker)
+        past = approved(admin.post("/tills", json={"name": "Counter 0"}), checker)
+    return Branch(admin_token, teller_token, supervisor_token, int(past["id"]))

@@ -38,7 +38,6 @@ import httpx
 from pymongo import MongoClient
 
 from bench.procs import (
-    ADMIN_PASSWORD,
     ROOT,
     AppProcess,
     CpuMeter,
@@ -47,6 +46,7 @@ from bench.procs import (
     bare_app,
     deposit_script,
     get_script,
+    ready_branch,
     run_wrk,
     top_frames,
 )
@@ -55,7 +55,8 @@ from server.db import EmbeddedDatabase
 
 CLIENTS = 16
 ACCOUNTS = 16
-TELLER = ("benchteller", "teller-pass-123")
+TELLER = ("benchteller", "teller-pass-12345")
+SUPERVISOR = ("benchsupervisor", "supervisor-pass-123")
 RESULTS = ROOT / "bench" / "results"
 
 # figure -> (comparison, target); None: reported without a target.
@@ -78,31 +79,33 @@ def claims(token: str) -> dict[str, Any]:
     return data
 
 
-def prepare(url: str) -> dict[str, Any]:
-    """Sign in as admin, create a customer with 16 accounts and a teller; return the ids."""
+def prepare(url: str, mongodb_url: str, database: str) -> dict[str, Any]:
+    """Ready the branch, create a customer with 16 accounts; return the teller's ids.
+
+    The deposits are a teller's at the window: through the teller's open till session.
+    """
+    branch = ready_branch(url, mongodb_url, database, teller=TELLER, supervisor=SUPERVISOR,
+                          currency="USD")  # fmt: skip
     with httpx.Client(base_url=url, timeout=60) as http:
-        answer = http.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
-        answer.raise_for_status()
-        token = answer.json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {token}"
+        http.headers["Authorization"] = f"Bearer {branch.admin}"
         customer = http.post("/users", json={"username": "benchcustomer",
                                              "full_name": "Bench Customer",
                                              "password": "customer-pass-1",
                                              "email": "customer@example.com"})  # fmt: skip
         customer.raise_for_status()
         owner = customer.json()["id"]
-        http.post("/users", json={"username": TELLER[0], "password": TELLER[1], "role": "teller",
-                                  "full_name": "Bench Teller",
-                                  "email": "teller@example.com"}).raise_for_status()  # fmt: skip
         accounts = []
         for _ in range(ACCOUNTS):
-            opened = http.post("/accounts", json={"account_type": "checking", "owner_id": owner})
+            opened = http.post("/accounts", json={"account_type": "checking", "owner_id": owner,
+                                                  "currency": "USD"})  # fmt: skip
             opened.raise_for_status()
             accounts.append(opened.json()["id"])
-            http.post(f"/accounts/{accounts[-1]}/deposit",
+        http.headers["Authorization"] = f"Bearer {branch.teller}"
+        for account in accounts:
+            http.post(f"/accounts/{account}/deposit",
                       json={"amount": "100.00"}).raise_for_status()  # fmt: skip
-    payload = claims(token)
-    return {"token": token, "sid": payload["sid"], "user_id": int(payload["sub"]),
+    payload = claims(branch.teller)
+    return {"token": branch.teller, "sid": payload["sid"], "user_id": int(payload["sub"]),
             "owner_id": owner, "accounts": accounts}  # fmt: skip
 
 
@@ -226,12 +229,12 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         # The raw side's database is set up through the API exactly as the API side's is.
         setup = bank_app(url, raw_db, tmp / "raw").start()
         try:
-            raw_ids = prepare(setup.url)
+            raw_ids = prepare(setup.url, url, raw_db)
         finally:
             setup.stop()
         app = bank_app(url, api_db, tmp / "api").start()
         try:
-            ids = prepare(app.url)
+            ids = prepare(app.url, url, api_db)
             print("deposits over the API ...", flush=True)
             details["api_deposits"] = deposits_over_api(
                 app, ids, mongo, api_db, seconds=args.seconds, profile_dir=profile_dir,

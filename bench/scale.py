@@ -50,7 +50,7 @@ from bson import Decimal128
 from pymongo import MongoClient
 
 from bench import rawseed
-from bench.procs import ADMIN_PASSWORD, ROOT, AppProcess, approved, bank_app, make_staff
+from bench.procs import ROOT, AppProcess, bank_app, ready_branch
 from server.db import EmbeddedDatabase
 from server.documents.ledger import PAGE_SIZE
 from server.services.ledger import codes, store
@@ -94,12 +94,6 @@ class Bank:
         return self.app.url
 
 
-def _login(http: httpx.Client, username: str, password: str) -> str:
-    answer = http.post("/login", data={"username": username, "password": password})
-    answer.raise_for_status()
-    return str(answer.json()["access_token"])
-
-
 def _ok(answer: httpx.Response, status: int = 200) -> Any:
     if answer.status_code != status:
         raise RuntimeError(f"{answer.request.method} {answer.request.url.path}: "
@@ -111,36 +105,12 @@ def set_up(bank: Bank) -> None:
     """Start the bank, create its staff, till session and customers through the API."""
     url = bank.database.start()
     bank.app = bank_app(url, DATABASE, bank.tmp / bank.name / "app").start()
+    branch = ready_branch(bank.url, url, DATABASE, teller=TELLER, supervisor=SUPERVISOR,
+                          currency=CURRENCY)  # fmt: skip
+    bank.admin, bank.teller = branch.admin, branch.teller
+    bank.figures["past_till"] = branch.past_till
     with httpx.Client(base_url=bank.url, timeout=120) as http:
-        bank.admin = _login(http, "admin", ADMIN_PASSWORD)
         http.headers["Authorization"] = f"Bearer {bank.admin}"
-        make_staff(http, url, DATABASE, *TELLER, "teller")
-        make_staff(http, url, DATABASE, *SUPERVISOR, "supervisor")
-        bank.teller = _login(http, *TELLER)
-        supervisor = httpx.Client(base_url=bank.url, timeout=120)
-        supervisor.headers["Authorization"] = f"Bearer {_login(supervisor, *SUPERVISOR)}"
-        teller = {"Authorization": f"Bearer {bank.teller}"}
-        try:
-            approved(http.post("/vault/cash", json={
-                "direction": "in", "currency": CURRENCY, "amount": "5000000.00",
-                "reference": "bench stock"}), supervisor)  # fmt: skip
-            # No deposit of the bench waits for a checker.
-            policies = _ok(http.get("/approval-policies", params={"limit": 200}))["items"]
-            for policy in policies:
-                if policy["action"] in ("deposit", "withdrawal"):
-                    approved(http.put(f"/approval-policies/{policy['action']}", json={
-                        "threshold": dict.fromkeys(policy["threshold"], "1000000000.00"),
-                        "version": policy["version"]}), supervisor)  # fmt: skip
-            till = _ok(http.post("/tills", json={"name": "Counter 1"}), 201)
-            approved(http.post(f"/tills/{till['id']}/cash", json={
-                "direction": "to_till", "currency": CURRENCY, "amount": "500000.00"}),
-                supervisor)  # fmt: skip
-            _ok(http.post(f"/tills/{till['id']}/sessions", headers=teller, json={}), 201)
-            # The past's cash went through a till of its own (no session today).
-            past = _ok(http.post("/tills", json={"name": "Counter 0"}), 201)
-        finally:
-            supervisor.close()
-        bank.figures["past_till"] = past["id"]
         surnames = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Thomas"]
         for n in range(CUSTOMERS):
             customer = _ok(http.post("/users", json={

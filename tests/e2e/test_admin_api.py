@@ -180,3 +180,29 @@ def test_include_names_names_actors_and_targets(history: dict[str, Any], admin: 
     )["items"]
     assert transfers[0]["target_name"] is None  # a transfer has no name of its own
     expect(admin.get("/audit", params={"include": "accounts"}), 422, "validation_error")
+
+
+def test_the_whole_trail_pages_by_id_in_both_orders_and_steps_over_a_missing_id(
+    history: dict[str, Any], admin: Api, mongo: Any
+) -> None:
+    """The unfiltered trail is read by primary key from the id counter (admin.py)."""
+    stored = sorted(int(doc["_id"]) for doc in mongo.audit_events.find({}, {"_id": 1}))
+    newest = expect(admin.get("/audit", params={"limit": 5}), 200)
+    assert newest["total"] == mongo.audit_events.count_documents({})
+    # Reading the trail is not itself audited: the newest five are the last stored.
+    assert [e["id"] for e in newest["items"]] == stored[-5:][::-1]
+    oldest = expect(admin.get("/audit", params={"limit": 3, "order": "asc", "skip": 2}), 200)
+    assert [e["id"] for e in oldest["items"]] == stored[2:5]
+    # A writer that took an id and failed leaves a hole: the page steps over it.
+    taken = mongo.counters.find_one_and_update(
+        {"_id": "audit_events"}, {"$inc": {"seq": 1}}, return_document=True
+    )
+    hole = int(taken["seq"])
+    page = expect(admin.get("/audit", params={"limit": 4}), 200)
+    ids = [e["id"] for e in page["items"]]
+    assert len(ids) == 4, ids
+    assert hole not in ids
+    assert ids == sorted(ids, reverse=True)
+    assert ids == stored[-4:][::-1]  # the hole is the newest id: the page starts below it
+    filtered = expect(admin.get("/audit", params={"action": "money.deposit", "limit": 2}), 200)
+    assert filtered["total"] == mongo.audit_events.count_documents({"action": "money.deposit"})
