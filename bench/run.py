@@ -21,7 +21,6 @@ Writes bench/results/latest.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import platform
@@ -44,6 +43,7 @@ from bench.procs import (
     Profiler,
     bank_app,
     bare_app,
+    claims,
     deposit_script,
     get_script,
     ready_branch,
@@ -70,13 +70,6 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "desktop_table_10k_ms": ("<=", 500),
     "gui_max_stall_ms": ("<=", 50),
 }
-
-
-def claims(token: str) -> dict[str, Any]:
-    """Return a JWT's payload (not verified: the bench signed in to get it)."""
-    payload = token.split(".")[1]
-    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return data
 
 
 def prepare(url: str, mongodb_url: str, database: str) -> dict[str, Any]:

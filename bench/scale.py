@@ -50,7 +50,7 @@ from bson import Decimal128
 from pymongo import MongoClient
 
 from bench import rawseed
-from bench.procs import ROOT, AppProcess, bank_app, ready_branch
+from bench.procs import ROOT, AppProcess, bank_app, claims, ready_branch
 from server.db import EmbeddedDatabase
 from server.documents.ledger import PAGE_SIZE
 from server.services.ledger import codes, store
@@ -180,7 +180,7 @@ def _past(bank: Bank, counters: dict[str, int]) -> tuple[dict[str, list[dict[str
         lambda: defaultdict(lambda: {"count": 0, "sum": Decimal(0)}))  # fmt: skip
     state = {a["id"]: {"balance": Decimal(0), "debits": Decimal(0), "credits": Decimal(0),
                        "seq": 0} for a in bank.accounts}  # fmt: skip
-    teller_id = int(json.loads(_jwt_payload(bank.teller))["sub"])
+    teller_id = int(claims(bank.teller)["sub"])
     for moment, index in _timeline(bank, today):
         account = bank.accounts[index]
         mine = state[account["id"]]
@@ -253,13 +253,6 @@ def _past(bank: Bank, counters: dict[str, int]) -> tuple[dict[str, list[dict[str
                  "daily_totals": daily, "audit_events": events}  # fmt: skip
     bank.hot_entries = state[bank.hot["id"]]["seq"]
     return documents, ledger
-
-
-def _jwt_payload(token: str) -> str:
-    import base64
-
-    part = token.split(".")[1]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
 
 
 def seed(bank: Bank) -> dict[str, Any]:
