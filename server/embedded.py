@@ -7,7 +7,9 @@ embedded server behave like a database with a global write lock instead: command
 other sessions wait until the open transaction commits or aborts, so neither this
 process's clients nor other server processes ever see that error in normal operation.
 A transaction left open by a client that died is aborted after `TXN_LIFETIME_SECONDS`,
-as MongoDB's `transactionLifetimeLimitSeconds` does.
+as MongoDB's `transactionLifetimeLimitSeconds` does, or at once when its client's connection
+has closed while another session waits; a command whose client hung up while it waited for
+the gate is dropped, so a stopped server process leaves no transaction behind to wait out.
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ _UNGATED_COMMANDS = frozenset(
     }
 )  # fmt: skip
 READY_PREFIX = "bank-db listening on "
+
+# The reader of the connection whose command is being dispatched (set in its handler task).
+_READER: contextvars.ContextVar[asyncio.StreamReader | None] = contextvars.ContextVar(
+    "bank_db_reader", default=None
+)
+
+
+class _ClientGone(Exception):
+    """The client of a command waiting at the gate closed its connection."""
+
+
+def _hung_up(reader: asyncio.StreamReader | None) -> bool:
+    """Tell whether the peer of a connection closed it (EOF or a reset), while unread.
+
+    The wire protocol sends one request per connection at a time, so a connection whose
+    request is still being answered has nothing else to read: EOF means the client is gone.
+    """
+    return reader is not None and (reader.at_eof() or reader.exception() is not None)
 
 
 def _command_of(header: Any, payload: bytes) -> dict[str, Any] | None:
@@ -82,21 +102,39 @@ def make_gated_server(
             self._owner_command: dict[str, Any] | None = None
             self._inflight = 0
             self._starting = 0
+            self._owner_reader: asyncio.StreamReader | None = None
+            self._owner_busy = 0  # the owner's commands inside the engine
+
+        async def _handle_connection(
+            self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            _READER.set(reader)  # this connection's task only
+            await super()._handle_connection(reader, writer)
+
+        async def _wait(self, at_most: float = 1.0) -> None:
+            # Called with the gate held: wait for a change, or a second at most, and give up
+            # when this command's own client has hung up.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gate.wait(), timeout=at_most)
+            if _hung_up(_READER.get()):
+                raise _ClientGone
 
         async def _until_free(self, key: bytes | None) -> None:
             # Called with the gate held: wait until no other session owns a transaction.
             while self._owner is not None and self._owner != key:
                 remaining = self._owner_since + txn_lifetime - time.monotonic()
                 if remaining <= 0:
-                    await self._abort_lapsed()
+                    await self._abort_lapsed(f"open for over {txn_lifetime:g} s")
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._gate.wait(), timeout=min(remaining, 1.0))
+                if not self._owner_busy and _hung_up(self._owner_reader):
+                    await self._abort_lapsed("its client closed the connection")
+                    continue
+                await self._wait(min(remaining, 1.0))
 
-        async def _abort_lapsed(self) -> None:
+        async def _abort_lapsed(self, why: str) -> None:
             # Called with the gate held: end the stale transaction in the engine.
             stale = self._owner_command or {}
-            log.warning("aborting a transaction open for over %ss", txn_lifetime)
+            log.warning("aborting a transaction: %s", why)
             with contextlib.suppress(Exception):
                 await self._executor.execute_prepared(
                     self._executor._build_request_context(
@@ -113,6 +151,7 @@ def make_gated_server(
                 )
             self._owner = None
             self._owner_command = None
+            self._owner_reader = None
             self._gate.notify_all()
 
         async def _release(self, key: bytes | None) -> None:
@@ -120,6 +159,7 @@ def make_gated_server(
                 if self._owner is not None and self._owner == key:
                     self._owner = None
                     self._owner_command = None
+                    self._owner_reader = None
                     self._gate.notify_all()
 
         async def _dispatch_wire_request(
@@ -133,15 +173,35 @@ def make_gated_server(
                 return await super()._dispatch_wire_request(header, payload, connection=connection)
             key = _session_key(command)
             in_txn = command.get("autocommit") is False and key is not None
-            counted = False
+            try:
+                counted = await self._admit(command, key, in_txn)
+            except _ClientGone:
+                return None  # nobody to answer; the connection's loop sees the EOF and ends
+            owners = in_txn and key == self._owner
+            if owners:
+                self._owner_reader = _READER.get()
+                self._owner_busy += 1
+            try:
+                return await super()._dispatch_wire_request(header, payload, connection=connection)
+            finally:
+                if owners:
+                    self._owner_busy -= 1
+                if counted:
+                    async with self._gate:
+                        self._inflight -= 1
+                        self._gate.notify_all()
+                if in_txn and name in _TXN_END_COMMANDS:
+                    await self._release(key)
+
+        async def _admit(self, command: dict[str, Any], key: bytes | None, in_txn: bool) -> bool:
+            # Wait at the gate as the command needs; return whether it counts as in flight.
             if in_txn and command.get("startTransaction"):
                 async with self._gate:
                     self._starting += 1
                     try:
                         await self._until_free(key)
                         while self._inflight:  # commands already inside the engine
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(self._gate.wait(), timeout=1.0)
+                            await self._wait()
                             await self._until_free(key)
                     finally:
                         self._starting -= 1
@@ -151,24 +211,17 @@ def make_gated_server(
                         "lsid": command.get("lsid"),
                         "txnNumber": command.get("txnNumber"),
                     }
-            elif not (in_txn and key == self._owner):
-                async with self._gate:
+                    self._owner_reader = _READER.get()
+                return False
+            if in_txn and key == self._owner:
+                return False
+            async with self._gate:
+                await self._until_free(key)
+                while self._starting and self._owner is None:  # let waiting txns in
+                    await self._wait()
                     await self._until_free(key)
-                    while self._starting and self._owner is None:  # let waiting txns in
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._gate.wait(), timeout=1.0)
-                        await self._until_free(key)
-                    self._inflight += 1
-                    counted = True
-            try:
-                return await super()._dispatch_wire_request(header, payload, connection=connection)
-            finally:
-                if counted:
-                    async with self._gate:
-                        self._inflight -= 1
-                        self._gate.notify_all()
-                if in_txn and name in _TXN_END_COMMANDS:
-                    await self._release(key)
+                self._inflight += 1
+            return True
 
     return GatedProxyServer()
 

@@ -28,6 +28,7 @@ from server.db import EmbeddedDatabase  # noqa: E402 - after the isolation above
 from tests.support import (  # noqa: E402
     ADMIN_PASSWORD,
     ISSUED_SECRETS,
+    LIVE_SERVERS,
     SUPERVISOR_PASSWORD,
     TEST_SECRET,
     Api,
@@ -43,6 +44,17 @@ from tests.support import (  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 _names = itertools.count(1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Add the end of every running server's log to a failed test's report (a hang or a 500
+    in CI is then explained by what the server said, not only by the client's side)."""
+    report = yield
+    if report.failed and call.when == "call":
+        for server in LIVE_SERVERS:
+            report.sections.append((f"server log {server.url} (end)", server.full_log()[-4000:]))
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -41,6 +41,9 @@ def real_limits(**overrides: str) -> dict[str, str]:
     return {**real, **overrides}
 
 
+# Servers that are running, so a failed test's report can show what they logged.
+LIVE_SERVERS: list[ServerProcess] = []
+
 # Passwords and tokens each server was given, by its URL: none may ever reach its log.
 ISSUED_SECRETS: dict[str, set[str]] = {}
 
@@ -108,6 +111,7 @@ class ServerProcess:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             with suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    LIVE_SERVERS.append(self)
                     return self
             time.sleep(0.1)
         self.stop()
@@ -126,6 +130,8 @@ class ServerProcess:
     def stop(self) -> None:
         """Stop the server gracefully, then forcefully."""
         process, self.process = self.process, None
+        if self in LIVE_SERVERS:
+            LIVE_SERVERS.remove(self)
         stop_process(process, grace=15)
 
     def __enter__(self) -> ServerProcess:

@@ -9,6 +9,8 @@ movement commits with the total preserved.
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,4 +157,90 @@ async def test_gate_lets_other_sessions_wait_instead_of_failing(tmp_path: Path) 
         errors = await _raw_workload(client, workers=8, rounds=10)
         assert errors == []
         assert await client.bank.ledger.count_documents({}) == 80
+        await client.close()
+
+
+# A client process that opens a transaction, writes once and then hangs (or waits at the
+# gate behind another session's transaction) until it is killed, as a stopped server would.
+_HANGING_CLIENT = """
+import sys, time
+from pymongo import MongoClient
+client = MongoClient(sys.argv[1])
+session = client.start_session()
+session.start_transaction()
+print("writing", flush=True)
+client.bank.accounts.update_one({"_id": int(sys.argv[2])}, {"$inc": {"balance": -1}},
+                                session=session)
+print("wrote", flush=True)
+time.sleep(600)
+"""
+
+
+async def _hanging_client(uri: str, account: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HANGING_CLIENT, uri, str(account),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def _read_line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    return (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+
+
+async def test_a_dead_clients_transaction_is_aborted_at_once_not_after_its_lifetime(
+    tmp_path: Path,
+) -> None:
+    """A client killed inside its transaction: the next session waits a second, not 60 s."""
+    engine = SQLiteEngine(path=str(tmp_path / "g.sqlite"))
+    server = make_gated_server(engine, "127.0.0.1", 0, txn_lifetime=60.0)
+    async with server:
+        client: AsyncMongoClient[Any] = AsyncMongoClient(server.address.uri)
+        await _seed(client)
+        dead = await _hanging_client(server.address.uri, 0)
+        assert await _read_line(dead) == "writing"
+        assert await _read_line(dead) == "wrote"  # it owns the gate now
+        waiting = asyncio.create_task(
+            client.bank.accounts.update_one({"_id": 1}, {"$inc": {"balance": 1}})
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "a write must wait for the open transaction"
+        dead.kill()
+        await dead.wait()
+        started = time.monotonic()
+        await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - started < 5
+        # The dead client's write was rolled back; the waiting one went through.
+        balances = {doc["_id"]: doc["balance"] async for doc in client.bank.accounts.find()}
+        assert balances[0] == OPENING
+        assert balances[1] == OPENING + 1
+        await client.close()
+
+
+async def test_a_command_whose_client_died_at_the_gate_never_takes_it(tmp_path: Path) -> None:
+    """A client killed while its transaction waits at the gate leaves nothing to wait out."""
+    engine = SQLiteEngine(path=str(tmp_path / "g.sqlite"))
+    server = make_gated_server(engine, "127.0.0.1", 0, txn_lifetime=60.0)
+    async with server:
+        client: AsyncMongoClient[Any] = AsyncMongoClient(server.address.uri)
+        await _seed(client)
+        async with client.start_session() as session:
+            await session.start_transaction()
+            await client.bank.accounts.update_one(
+                {"_id": 0}, {"$inc": {"balance": -5}}, session=session
+            )
+            queued = await _hanging_client(server.address.uri, 2)
+            assert await _read_line(queued) == "writing"
+            await asyncio.sleep(1.0)  # its first command of the transaction waits at the gate
+            queued.kill()
+            await queued.wait()
+            await asyncio.sleep(1.5)  # the gate notices the hang-up within a second
+            await session.commit_transaction()
+        started = time.monotonic()
+        await asyncio.wait_for(
+            client.bank.accounts.update_one({"_id": 1}, {"$inc": {"balance": 5}}), 10
+        )
+        assert time.monotonic() - started < 5, "the dead client's transaction held the gate"
+        balances = {doc["_id"]: doc["balance"] async for doc in client.bank.accounts.find()}
+        assert balances == {0: OPENING - 5, 1: OPENING + 5, 2: OPENING, 3: OPENING}
         await client.close()
