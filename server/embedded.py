@@ -296,25 +296,30 @@ def fast_unique_engine_class() -> type[Any]:
         def _slot(index: dict[str, Any]) -> tuple[str, str]:
             return (str(index["name"]), repr(index.get("key")))
 
-        def _key_of(self, document: dict[str, Any], slot: Any, fields: list[str] | None) -> Any:
-            if fields is None:
+        def _key_of(self, document: dict[str, Any], index: dict[str, Any] | None) -> Any:
+            # The key the check compares, or None when there is nothing to compare: no `_id`,
+            # or a sparse or partial index that leaves the document out (mongoeco's check
+            # skips those on both sides, so they are nobody's candidates).
+            if index is None:
                 return bson_equality_key(document["_id"]) if "_id" in document else None
-            return tuple(self._index_value(document, field) for field in fields)
+            if not document_in_virtual_index(document, index):
+                return None
+            return tuple(self._index_value(document, field) for field in index["fields"])
 
         def _maps(
-            self, db_name: str, coll_name: str, slots: dict[Any, list[str] | None]
+            self, db_name: str, coll_name: str, slots: dict[Any, dict[str, Any] | None]
         ) -> dict[Any, _Candidates]:
             """Return the collection's maps, building the missing ones with one scan."""
             with self._candidates_lock:
                 maps = self._candidates.setdefault((db_name, coll_name), {})
-                missing = {slot: fields for slot, fields in slots.items() if slot not in maps}
+                missing = {slot: index for slot, index in slots.items() if slot not in maps}
                 if missing:
                     built = {slot: _Candidates() for slot in missing}
                     for storage_key, existing in SQLiteEngine._load_documents(
                         self, db_name, coll_name
                     ):
-                        for slot, fields in missing.items():
-                            key = self._key_of(existing, slot, fields)
+                        for slot, index in missing.items():
+                            key = self._key_of(existing, index)
                             if key is not None:
                                 built[slot].add(key, storage_key)
                     maps.update(built)
@@ -359,15 +364,15 @@ def fast_unique_engine_class() -> type[Any]:
                     )
                     for index in unique
                 )
-                slots: dict[Any, list[str] | None] = {"_id": None}
-                slots.update({self._slot(index): list(index["fields"]) for index in unique})
+                slots: dict[Any, dict[str, Any] | None] = {"_id": None}
+                slots.update({self._slot(index): index for index in unique})
                 maps = self._maps(db_name, coll_name, slots)
                 if modelled:
                     allowed: set[str] = set()
-                    for slot, fields in slots.items():
+                    for slot, index in slots.items():
                         if slot == "_id" and ("_id" not in document or skip_id_check):
                             continue
-                        allowed |= maps[slot].get(self._key_of(document, slot, fields))
+                        allowed |= maps[slot].get(self._key_of(document, index))
                     self._check.allowed = ((db_name, coll_name), allowed)
                 super()._validate_document_against_unique_indexes(
                     db_name,
@@ -387,8 +392,8 @@ def fast_unique_engine_class() -> type[Any]:
                 if storage_key is None:  # cannot be placed: rebuild on the next check
                     self._candidates.pop((db_name, coll_name), None)
                     return
-                for slot, fields in slots.items():
-                    key = self._key_of(document, slot, fields)
+                for slot, index in slots.items():
+                    key = self._key_of(document, index)
                     if key is not None:
                         maps[slot].add(key, storage_key)
 
