@@ -149,6 +149,10 @@ def make_gated_server(
                         db_name=None,
                     )
                 )
+            self._clear_owner()
+
+        def _clear_owner(self) -> None:
+            # Called with the gate held: no session owns a transaction now.
             self._owner = None
             self._owner_command = None
             self._owner_reader = None
@@ -157,10 +161,7 @@ def make_gated_server(
         async def _release(self, key: bytes | None) -> None:
             async with self._gate:
                 if self._owner is not None and self._owner == key:
-                    self._owner = None
-                    self._owner_command = None
-                    self._owner_reader = None
-                    self._gate.notify_all()
+                    self._clear_owner()
 
         async def _dispatch_wire_request(
             self, header: Any, payload: bytes, *, connection: Any
@@ -211,8 +212,7 @@ def make_gated_server(
                         "lsid": command.get("lsid"),
                         "txnNumber": command.get("txnNumber"),
                     }
-                    self._owner_reader = _READER.get()
-                return False
+                return False  # the dispatch notes the owner's reader
             if in_txn and key == self._owner:
                 return False
             async with self._gate:
